@@ -1,0 +1,506 @@
+"""``plant.toml``: the one configuration file, validated at load so the engine never sees a bad value.
+
+The file describes the plant in the plant's own words: the site, its shift calendar, lines and
+their production unit, machines, shared utilities and how they are allocated, an optional site
+main meter, and every meter with its role and *where its value lives* in the plant's own naming
+(an InfluxDB measurement/field/tags, an MQTT topic and JSON path, an OPC UA node id, a CSV
+column). Nothing in the plant has to be renamed for carbonline.
+
+:func:`load_config` returns a :class:`PlantConfig` or raises :class:`ConfigError` whose message
+names the file, the key and what is wrong, e.g.
+``plant.toml: meters[3].machine: 'filler9' is not a machine (known: filler1, filler2)``.
+Secrets are written as ``${ENV_NAME}`` and expanded from the environment at load.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``"90s"``, ``"15m"``, ``"1h"``, ``"1d"`` or a plain number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '15m', not a boolean")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    raise ValueError(f"{value!r} is not a duration: write e.g. '30s', '15m', '8h' or '1d'")
+
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+"""A duration in seconds, written in the file as ``"15m"``-style text or a number of seconds."""
+
+
+class ConfigError(Exception):
+    """A plant.toml that cannot be used; the message names file, key and the problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- where a meter's value lives -------------------------------------------------------------
+
+
+class InfluxMapping(_Strict):
+    """A value in a historian: the point's measurement, tags to match, and the field (or tag)."""
+
+    measurement: str
+    field: str | None = None
+    tag: str | None = Field(None, description="take the value from this tag (context meters)")
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _field_or_tag(self) -> InfluxMapping:
+        if (self.field is None) == (self.tag is None):
+            raise ValueError("give exactly one of 'field' or 'tag'")
+        return self
+
+
+class MqttMapping(_Strict):
+    """A value on a broker: topic (wildcards allowed) and where in a JSON payload it sits."""
+
+    topic: str
+    path: str | None = Field(None, description="dotted path into a JSON payload; none = plain")
+    time_path: str | None = Field(None, description="dotted path to the reading's own timestamp")
+
+
+class OpcuaMapping(_Strict):
+    """A value on an OPC UA server: the node id, e.g. ``ns=2;s=Line1.Filler.Energy``."""
+
+    node: str
+
+
+class CsvMapping(_Strict):
+    """A value in a wide CSV file: the column holding it."""
+
+    column: str
+
+
+# --- meters ----------------------------------------------------------------------------------
+
+Role = Literal[
+    "energy_counter",  # cumulative electricity, kWh or Wh
+    "interval_energy",  # electricity per interval, kWh or Wh
+    "power",  # electric power, kW or W, integrated over time
+    "fuel_counter",  # cumulative fuel, in the fuel's unit (Scope 1)
+    "units_counter",  # cumulative good units
+    "total_counter",  # cumulative units including scrap (optional, for quality rate)
+    "scrap_counter",  # cumulative scrap units (optional)
+    "sku",  # the SKU/recipe running on a line (text)
+    "order",  # the production order running on a line (text)
+]
+
+ENERGY_ROLES = frozenset({"energy_counter", "interval_energy", "power"})
+COUNTER_ROLES = frozenset(
+    {"energy_counter", "fuel_counter", "units_counter", "total_counter", "scrap_counter"}
+)
+UNIT_ROLES = frozenset({"units_counter", "total_counter", "scrap_counter"})
+CONTEXT_ROLES = frozenset({"sku", "order"})
+
+#: The units each role accepts, with the factor to the engine's internal unit (kWh, kW, units).
+ROLE_UNITS: dict[str, dict[str, float]] = {
+    "energy_counter": {"kWh": 1.0, "Wh": 0.001, "MWh": 1000.0},
+    "interval_energy": {"kWh": 1.0, "Wh": 0.001, "MWh": 1000.0},
+    "power": {"kW": 1.0, "W": 0.001, "MW": 1000.0},
+    "units_counter": {"units": 1.0},
+    "total_counter": {"units": 1.0},
+    "scrap_counter": {"units": 1.0},
+    "sku": {"": 1.0},
+    "order": {"": 1.0},
+}
+
+
+class Meter(_Strict):
+    """One meter or signal, its role, what it belongs to and where its value lives."""
+
+    id: str
+    role: Role
+    machine: str | None = Field(None, description="energy and fuel meters: the machine metered")
+    line: str | None = Field(None, description="unit counters and context: the line")
+    unit: str = Field("", description="kWh, Wh, kW, W, a fuel's unit, or 'units'")
+    fuel: str | None = Field(None, description="fuel counters: a key of [fuels]")
+    rollover: float | None = Field(None, gt=0, description="counters: value at which it wraps to 0")
+    interval: Seconds | None = Field(None, description="interval energy: the interval length")
+    label: Literal["start", "end"] = Field(
+        "end", description="interval energy: the timestamp marks the interval's start or end"
+    )
+    max_gap: Seconds = Field(
+        300, description="power: samples further apart are not bridged (lowers coverage)"
+    )
+    influx: InfluxMapping | None = None
+    mqtt: MqttMapping | None = None
+    opcua: OpcuaMapping | None = None
+    csv: CsvMapping | None = None
+
+    @model_validator(mode="after")
+    def _role_fields(self) -> Meter:
+        needs_machine = self.role in ENERGY_ROLES or self.role == "fuel_counter"
+        if needs_machine and not self.machine:
+            raise ValueError(f"a {self.role} meter needs 'machine'")
+        if not needs_machine and not self.line:
+            raise ValueError(f"a {self.role} meter needs 'line'")
+        if self.role == "fuel_counter":
+            if not self.fuel:
+                raise ValueError("a fuel_counter meter needs 'fuel' (a key of [fuels])")
+        elif self.role in CONTEXT_ROLES:
+            if self.unit:
+                raise ValueError(f"a {self.role} meter carries text and takes no 'unit'")
+        else:
+            allowed = ROLE_UNITS[self.role]
+            unit = self.unit or ("units" if self.role in UNIT_ROLES else "")
+            if unit not in allowed:
+                raise ValueError(
+                    f"unit {self.unit!r} does not fit role {self.role} (use one of "
+                    f"{', '.join(sorted(allowed))})"
+                )
+        if self.role == "interval_energy" and self.interval is None:
+            raise ValueError("an interval_energy meter needs 'interval', e.g. '15m'")
+        return self
+
+    @property
+    def scale(self) -> float:
+        """Factor from the meter's unit to kWh, kW or units (fuel meters: 1, in fuel units)."""
+        if self.role == "fuel_counter" or self.role in CONTEXT_ROLES:
+            return 1.0
+        unit = self.unit or "units"
+        return ROLE_UNITS[self.role][unit]
+
+
+# --- the plant -------------------------------------------------------------------------------
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA time zone such as 'Europe/Berlin'") from None
+    return name
+
+
+class Site(_Strict):
+    name: str
+    timezone: Annotated[str, BeforeValidator(_check_timezone)] = "UTC"
+    grid_zone: str = Field(description="ISO 3166-1 alpha-2, US-XX or a bidding zone (SE-SE3)")
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Shift(_Strict):
+    """A named shift in site-local time; ``end`` before ``start`` means it runs past midnight."""
+
+    name: str
+    start: time
+    end: time
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _clock(cls, value: object) -> object:
+        if isinstance(value, str) and re.fullmatch(r"\d{1,2}:\d{2}", value):
+            hours, minutes = value.split(":")
+            return time(int(hours), int(minutes))
+        return value
+
+
+class ShiftCalendar(_Strict):
+    """Named shifts, the weekdays off and dated holidays (site-local)."""
+
+    shifts: list[Shift] = Field(default_factory=list)
+    days_off: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=list
+    )
+    holidays: list[str] = Field(default_factory=list, description="ISO dates, e.g. 2026-12-25")
+
+
+class Line(_Strict):
+    id: str
+    unit: str = Field("pieces", description="production unit: pieces, cases, kg, t, m2…")
+    threshold_co2e_per_unit_kg: float | None = Field(None, gt=0)
+
+
+class Machine(_Strict):
+    """A machine. ``line`` is its own line; a shared utility has no line and an allocation."""
+
+    id: str
+    line: str | None = None
+
+
+AllocationKey = Literal["units", "runtime", "fixed"]
+
+
+class Allocation(_Strict):
+    """How a shared machine's energy is split across the lines it serves.
+
+    ``units``: by good units made in each base interval; ``runtime``: by time each line was
+    producing; ``fixed``: by ``shares``. Where the key is zero in an interval (no line made
+    anything), ``shares`` is used, and equal shares when none are given, so energy is never lost.
+    """
+
+    machine: str
+    lines: list[str]
+    key: AllocationKey = "units"
+    shares: dict[str, float] | None = None
+
+    @model_validator(mode="after")
+    def _shares(self) -> Allocation:
+        if self.key == "fixed" and not self.shares:
+            raise ValueError("key 'fixed' needs 'shares', e.g. {line1 = 0.6, line2 = 0.4}")
+        if self.shares is not None:
+            unknown = set(self.shares) - set(self.lines)
+            if unknown:
+                raise ValueError(f"shares name lines not in 'lines': {sorted(unknown)}")
+            if any(v < 0 for v in self.shares.values()) or sum(self.shares.values()) <= 0:
+                raise ValueError("shares must be non-negative and not all zero")
+        return self
+
+
+class MainMeter(_Strict):
+    """The site/main electricity meter; its excess over the sub-meters is the unmetered load."""
+
+    meter: str
+    key: AllocationKey = "units"
+    shares: dict[str, float] | None = None
+
+
+class Fuel(_Strict):
+    """A Scope 1 fuel as metered: its unit, net calorific value and emission factor."""
+
+    unit: Literal["m3", "L", "kg", "kWh"]
+    ncv_kwh_per_unit: float = Field(gt=0, description="net calorific value, kWh per fuel unit")
+    co2e_kg_per_unit: float = Field(ge=0, description="kg CO₂e per fuel unit")
+
+
+class Factors(_Strict):
+    """Grid emission factors, kg CO₂e/kWh: a constant, or an hour-of-day profile (site-local).
+
+    ``profile`` has 24 values (every day) or 7 rows of 24 (Monday first). ``market_kg_per_kwh``
+    is the market-based Scope 2 factor; without it the location-based value is used, as the
+    GHG Protocol Scope 2 Guidance allows when no contractual instrument applies.
+    """
+
+    grid_kg_per_kwh: float | None = Field(None, ge=0)
+    profile: list[float] | list[list[float]] | None = None
+    market_kg_per_kwh: float | None = Field(None, ge=0)
+    source: str = Field("configured", description="where the figure comes from, for provenance")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Factors:
+        if (self.grid_kg_per_kwh is None) == (self.profile is None):
+            raise ValueError("give exactly one of 'grid_kg_per_kwh' or 'profile'")
+        if self.profile is not None:
+            rows = self.profile if isinstance(self.profile[0], list) else [self.profile]
+            if len(rows) not in (1, 7) or any(len(r) != 24 for r in rows):
+                raise ValueError("'profile' needs 24 hourly values, or 7 rows of 24 (Mon first)")
+            if any(v < 0 for r in rows for v in r):
+                raise ValueError("'profile' values must be ≥ 0 kg CO₂e/kWh")
+        return self
+
+
+class CsvFormat(_Strict):
+    """How a wide CSV file writes time: column, strptime format, zone, midnight convention."""
+
+    time_column: str = "time"
+    time_format: str | None = Field(None, description="strptime format; none = ISO 8601")
+    timezone: Annotated[str, BeforeValidator(_check_timezone)] | None = Field(
+        None, description="zone of naive times; default the site's"
+    )
+    midnight_ends_day: bool = Field(
+        False, description="a 00:00 row is labelled with the day that is ending"
+    )
+
+
+class Engine(_Strict):
+    """Windowing: base resolution, fixed windows, lateness and the revision horizon."""
+
+    resolution: Seconds = 60
+    windows: list[str] = Field(default_factory=lambda: ["1m", "15m"])
+    lateness: Seconds = 120
+    revision_horizon: Seconds = 3600
+    max_future: Seconds = Field(
+        3600, description="a reading this far ahead of the others is refused as 'future'"
+    )
+
+    @field_validator("windows")
+    @classmethod
+    def _windows(cls, value: list[str]) -> list[str]:
+        for name in value:
+            parse_duration(name)
+        return value
+
+    @model_validator(mode="after")
+    def _multiples(self) -> Engine:
+        if self.resolution <= 0 or self.resolution != int(self.resolution):
+            raise ValueError("'resolution' must be a whole number of seconds")
+        for name in self.windows:
+            if parse_duration(name) % self.resolution:
+                raise ValueError(f"window {name!r} is not a multiple of the resolution")
+        if 86400 % self.resolution:
+            raise ValueError("'resolution' must divide a day")
+        return self
+
+
+class PlantConfig(_Strict):
+    """The whole plant.toml."""
+
+    site: Site
+    engine: Engine = Field(default_factory=Engine)
+    factors: Factors
+    shifts: ShiftCalendar = Field(default_factory=ShiftCalendar)
+    lines: list[Line]
+    machines: list[Machine]
+    shared: list[Allocation] = Field(default_factory=list)
+    main_meter: MainMeter | None = None
+    fuels: dict[str, Fuel] = Field(default_factory=dict)
+    meters: list[Meter]
+    csv: CsvFormat = Field(default_factory=CsvFormat)
+
+    @model_validator(mode="after")
+    def _references(self) -> PlantConfig:
+        errors: list[str] = []
+        line_ids = _unique("lines", [line.id for line in self.lines], errors)
+        machine_ids = _unique("machines", [m.id for m in self.machines], errors)
+        meter_ids = _unique("meters", [m.id for m in self.meters], errors)
+        shared_ids = {a.machine for a in self.shared}
+        for i, machine in enumerate(self.machines):
+            if machine.line is not None and machine.line not in line_ids:
+                errors.append(f"machines[{i}].line: {_unknown(machine.line, 'line', line_ids)}")
+            if machine.line is None and machine.id not in shared_ids:
+                errors.append(
+                    f"machines[{i}]: machine {machine.id!r} has no 'line' and no [[shared]] "
+                    "allocation, so its energy would belong to no line"
+                )
+        for i, alloc in enumerate(self.shared):
+            if alloc.machine not in machine_ids:
+                errors.append(f"shared[{i}].machine: {_unknown(alloc.machine, 'machine', machine_ids)}")
+            for name in alloc.lines:
+                if name not in line_ids:
+                    errors.append(f"shared[{i}].lines: {_unknown(name, 'line', line_ids)}")
+        for i, meter in enumerate(self.meters):
+            if meter.machine is not None and meter.machine not in machine_ids:
+                errors.append(f"meters[{i}].machine: {_unknown(meter.machine, 'machine', machine_ids)}")
+            if meter.line is not None and meter.line not in line_ids:
+                errors.append(f"meters[{i}].line: {_unknown(meter.line, 'line', line_ids)}")
+            if meter.fuel is not None:
+                if meter.fuel not in self.fuels:
+                    errors.append(f"meters[{i}].fuel: {_unknown(meter.fuel, 'fuel', set(self.fuels))}")
+                elif meter.unit and meter.unit != self.fuels[meter.fuel].unit:
+                    errors.append(
+                        f"meters[{i}].unit: {meter.unit!r} differs from fuel "
+                        f"{meter.fuel!r} unit {self.fuels[meter.fuel].unit!r}"
+                    )
+        if self.main_meter is not None:
+            meter = next((m for m in self.meters if m.id == self.main_meter.meter), None)
+            if meter is None:
+                errors.append(f"main_meter.meter: {_unknown(self.main_meter.meter, 'meter', meter_ids)}")
+            elif meter.role not in ENERGY_ROLES:
+                errors.append("main_meter.meter: the main meter must be an electricity meter")
+        if errors:
+            raise ValueError("\n".join(errors))
+        return self
+
+    @property
+    def window_sizes(self) -> dict[str, int]:
+        """The fixed windows, name → seconds (always including ``1m`` and ``15m``)."""
+        names = dict.fromkeys(["1m", "15m", *self.engine.windows])
+        return {name: int(parse_duration(name)) for name in names}
+
+
+def _unique(section: str, ids: list[str], errors: list[str]) -> set[str]:
+    seen: set[str] = set()
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            errors.append(f"{section}[{i}].id: {ident!r} is defined twice")
+        seen.add(ident)
+    return seen
+
+
+def _unknown(name: str, kind: str, known: set[str]) -> str:
+    listing = ", ".join(sorted(known)) or "none defined"
+    return f"{name!r} is not a {kind} (known: {listing})"
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand_env(value: object, where: str) -> object:
+    """Replace ``${NAME}`` with the environment variable; a missing one is a config error."""
+    if isinstance(value, str):
+
+        def lookup(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ConfigError(f"{where}: environment variable {name} is not set")
+            return os.environ[name]
+
+        return _ENV_REF.sub(lookup, value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def parse_config(data: dict, origin: str = "plant.toml") -> PlantConfig:
+    """Validate a parsed TOML document; ``origin`` names it in error messages."""
+    expanded = _expand_env(data, origin)
+    try:
+        return PlantConfig.model_validate(expanded)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, origin)) from None
+
+
+def load_config(path: str | Path) -> PlantConfig:
+    """Read and validate a plant.toml; every problem is a :class:`ConfigError` naming the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, str(path))
+
+
+def _describe(exc: ValidationError, origin: str) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ""
+        for part in err["loc"]:
+            key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (misspelt?)"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        if key:
+            lines.append(f"{origin}: {key}: {message}")
+        else:  # cross-reference errors already name their own keys, one per line
+            lines.extend(f"{origin}: {part}" for part in message.split("\n"))
+    return "\n".join(lines)
