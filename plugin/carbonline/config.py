@@ -159,10 +159,12 @@ class Meter(_Strict):
 
     @model_validator(mode="after")
     def _role_fields(self) -> Meter:
-        needs_machine = self.role in ENERGY_ROLES or self.role == "fuel_counter"
-        if needs_machine and not self.machine:
-            raise ValueError(f"a {self.role} meter needs 'machine'")
-        if not needs_machine and not self.line:
+        metered = self.role in ENERGY_ROLES or self.role == "fuel_counter"
+        if self.role == "fuel_counter" and not self.machine:
+            raise ValueError("a fuel_counter meter needs 'machine'")
+        if metered and self.line:
+            raise ValueError(f"a {self.role} meter names its 'machine', not a 'line'")
+        if not metered and not self.line:
             raise ValueError(f"a {self.role} meter needs 'line'")
         if self.role == "fuel_counter":
             if not self.fuel:
@@ -400,7 +402,13 @@ class PlantConfig(_Strict):
             for name in alloc.lines:
                 if name not in line_ids:
                     errors.append(f"shared[{i}].lines: {_unknown(name, 'line', line_ids)}")
+        main_id = self.main_meter.meter if self.main_meter else None
         for i, meter in enumerate(self.meters):
+            if meter.role in ENERGY_ROLES and not meter.machine and meter.id != main_id:
+                errors.append(
+                    f"meters[{i}]: electricity meter {meter.id!r} needs 'machine' "
+                    "(only the [main_meter] belongs to no machine)"
+                )
             if meter.machine is not None and meter.machine not in machine_ids:
                 errors.append(f"meters[{i}].machine: {_unknown(meter.machine, 'machine', machine_ids)}")
             if meter.line is not None and meter.line not in line_ids:

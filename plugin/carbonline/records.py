@@ -150,3 +150,35 @@ class MachineRow:
 
 
 Row = IntensityRow | MachineRow
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where an emission factor comes from: enough for an auditor to find the number again."""
+
+    provider: str  # the plugin that answered, e.g. "constant", "profile"
+    dataset: str  # document or dataset name and version
+    basis: str = "location"  # "location" or "market" (GHG Protocol Scope 2 methods)
+    type: str = "direct"  # "direct", "lifecycle" or "marginal"
+    year: int | None = None
+    licence: str = ""
+    estimated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FactorSeries:
+    """A step function of grid emission factors over time, kg CO₂e/kWh.
+
+    ``starts[i]`` (ns, UTC, ascending) is when ``kg_per_kwh[i]`` takes effect; the first start is
+    at or before the asked period's start, the value holding until the next start.
+    """
+
+    zone: str
+    starts: np.ndarray  # i8
+    kg_per_kwh: np.ndarray  # f8
+    provenance: Provenance
+
+    def at(self, times: np.ndarray) -> np.ndarray:
+        """The factor in force at each of ``times`` (ns), kg CO₂e/kWh."""
+        index = np.searchsorted(self.starts, times, side="right") - 1
+        return self.kg_per_kwh[np.clip(index, 0, None)]

@@ -1,0 +1,65 @@
+"""carbonline's extension points. Each docstring here *is* the plugin author's documentation.
+
+A plugin is any module or object with functions named like these hooks and marked with
+``carbonline.hookimpl``, registered through the ``carbonline`` entry-point group::
+
+    # pyproject.toml of your plugin
+    [project.entry-points.carbonline]
+    my_plugin = "my_package.my_module"
+
+carbonline's own file reader, line-protocol writer and factor providers are plugins of these
+same hooks (see :mod:`carbonline.plugins`). A hook implementation whose name matches no hook
+here fails at start-up, so a misspelt name never silently does nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .plant import PlantModel
+    from .records import FactorSeries
+
+hookspec = pluggy.HookspecMarker("carbonline")
+
+
+@hookspec
+def carbonline_sources(plant: PlantModel, inputs: Sequence[str]) -> list | None:
+    """Return source objects for the inputs (file paths or URLs) this plugin can read.
+
+    Every plugin is asked and all answers are used. A source has a ``name`` and a method
+    ``read()`` returning an iterator of :class:`carbonline.records.ReadingBatch`, each holding
+    numeric readings (meter index, time in ns UTC, value in the meter's unit), production-context
+    changes and the inputs it refused with their reason. A source maps the plant's own naming to
+    meters with the meter's ``influx``/``mqtt``/``opcua``/``csv`` mapping, and never raises on
+    bad input: it counts and returns it as a rejection. Return ``None`` or ``[]`` for inputs that
+    are not yours; an input that no plugin claims is an error.
+    """
+
+
+@hookspec(firstresult=True)
+def carbonline_emission_factors(
+    plant: PlantModel, zone: str, start: int, end: int, basis: str
+) -> FactorSeries | None:
+    """Return the grid emission factors (kg CO₂e/kWh) for ``zone`` over ``[start, end)`` ns.
+
+    ``basis`` is ``"location"`` or ``"market"`` (GHG Protocol Scope 2). The first plugin that
+    answers wins, so a plant's own provider registered as a plugin takes precedence over the
+    built-in ones; return ``None`` to let the next provider answer. The answer is a
+    :class:`carbonline.records.FactorSeries` whose first step starts at or before ``start`` and
+    whose provenance names the dataset, year, licence, basis and factor type.
+    """
+
+
+@hookspec
+def carbonline_sinks(plant: PlantModel, outputs: Sequence[str]) -> list | None:
+    """Return sink objects for the outputs (file paths, ``-`` for stdout, or URLs) you can write.
+
+    Every plugin is asked and all answers are used. A sink has ``write(rows)`` taking a list of
+    :class:`carbonline.records.IntensityRow` / :class:`carbonline.records.MachineRow` (a row
+    with a higher ``revision`` replaces the earlier one with the same time and tags) and
+    ``close()``. An output no plugin claims is an error.
+    """
