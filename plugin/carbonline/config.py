@@ -343,8 +343,11 @@ class Engine(_Strict):
     windows: list[str] = Field(default_factory=lambda: ["1m", "15m"])
     lateness: Seconds = 120
     revision_horizon: Seconds = 3600
+    meter_timeout: Seconds = Field(
+        300, description="a meter silent this long no longer holds windows open"
+    )
     max_future: Seconds = Field(
-        3600, description="a reading this far ahead of the others is refused as 'future'"
+        3600, description="a reading this far ahead of the clock is refused as 'future'"
     )
 
     @field_validator("windows")

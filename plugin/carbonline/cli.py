@@ -1,0 +1,121 @@
+"""The ``carbonline`` command line: each command a thin shell over library functions."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+
+import click
+from rich.console import Console
+from rich.live import Live
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+from . import __version__
+from .config import ConfigError, load_config
+from .engine.accumulator import Engine, EngineStats, FactorError
+from .plant import build_plant
+from .records import NS_PER_S
+from .replay import UnclaimedError, replay
+
+err = Console(stderr=True)
+
+
+def _load(path: str):
+    try:
+        return build_plant(load_config(path))
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid configuration\n{exc}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="carbonline")
+@click.option("-v", "--verbose", is_flag=True, help="Log every rejected reading, not a sample.")
+def main(verbose: bool) -> None:
+    """Live CO₂e per unit produced, per line, SKU and shift, from a plant's energy meters."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command("check-config")
+@click.argument("config", type=click.Path(dir_okay=False))
+def check_config(config: str) -> None:
+    """Validate a plant.toml and summarise what it describes."""
+    plant = _load(config)
+    cfg = plant.config
+    click.echo(
+        f"{config}: OK — site {cfg.site.name} ({cfg.site.timezone}, grid zone "
+        f"{cfg.site.grid_zone}), {len(cfg.lines)} lines, {len(cfg.machines)} machines, "
+        f"{len(cfg.meters)} meters, windows {', '.join(cfg.window_sizes)}"
+        + (", shift" if cfg.shifts.shifts else "") + ", day, order"
+    )
+
+
+@main.command("replay")
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False),
+              help="The plant.toml describing meters and lines.")
+@click.option("--input", "inputs", required=True, multiple=True,
+              help="Line protocol (.lp/.txt/.line, '-' for stdin) or CSV file; repeatable.")
+@click.option("--output", "outputs", required=True, multiple=True,
+              help="Where to write line protocol ('-' for stdout); repeatable.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar (default: when stderr is a terminal).")
+def replay_command(config: str, inputs: tuple[str, ...], outputs: tuple[str, ...],
+                   progress: bool | None) -> None:
+    """Replay meter files through the engine and write carbon_* series as line protocol."""
+    plant = _load(config)
+    show = err.is_terminal if progress is None else progress
+    bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                   TimeRemainingColumn(), console=err, disable=not show)
+    with bar:
+        task = bar.add_task("replay", total=None)
+        try:
+            summary = replay(plant, list(inputs), list(outputs),
+                             progress=lambda done, total: bar.update(task, completed=done,
+                                                                     total=total))
+        except (UnclaimedError, FactorError, OSError) as exc:
+            raise click.ClickException(str(exc)) from None
+    _print_stats(summary.stats)
+    err.print(f"{summary.rows_written:,} rows written to {', '.join(outputs)}")
+
+
+@main.command("demo")
+@click.option("--hours", default=24.0, show_default=True, help="Plant time to simulate.")
+@click.option("--seed", default=1, show_default=True, help="Same seed, same numbers.")
+@click.option("--pace", default=None, type=float,
+              help="Wall seconds per 5 simulated minutes (default 0.05 on a terminal, else 0).")
+def demo(hours: float, seed: int, pace: float | None) -> None:
+    """Run the built-in sample plant through the engine and show a live intensity table."""
+    from .demo.sample import PLANT_TOML, sample_batches
+    from .demo.table import IntensityTable
+
+    plant = _load(str(PLANT_TOML))
+    console = Console()
+    pace = (0.05 if console.is_terminal else 0.0) if pace is None else pace
+    engine = Engine(plant)
+    table = IntensityTable()
+    start = int(datetime(2026, 3, 2, 5, 0, tzinfo=timezone.utc).timestamp()) * NS_PER_S
+    with Live(table.render(), console=console, auto_refresh=False,
+              transient=not console.is_terminal) as live:
+        for batch in sample_batches(plant, start, hours, seed):
+            table.add(engine.ingest(batch))
+            live.update(table.render(), refresh=True)
+            time.sleep(pace)
+        table.add(engine.flush())
+        live.update(table.render(), refresh=True)
+    if not console.is_terminal:
+        console.print(table.render())
+    _print_stats(engine.stats)
+
+
+def _print_stats(stats: EngineStats) -> None:
+    err.print(f"{stats.accepted:,} readings accepted, {stats.context_changes} context changes")
+    if stats.rejected:
+        err.print("rejected input by reason:")
+        for reason, count in stats.rejected.most_common():
+            example = stats.examples[reason][0]
+            err.print(f"  {reason.value:14} {count:>9,}  e.g. {example.detail} {example.raw}"[:300])
+
+

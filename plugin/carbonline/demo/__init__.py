@@ -1,0 +1,1 @@
+"""The embedded sample plant behind ``carbonline demo``: run the engine with no server at all."""

@@ -1,0 +1,248 @@
+"""Bin results → windows: the ``1m``/``15m``/… fixed windows, ``shift``, ``day`` and ``order``.
+
+Each window is a running sum of the bin results that fall in it, per line × SKU (and per
+machine). Sums are added bin after bin in time order, so the same input gives bit-identical
+totals however it was chunked. A window is written when it closes; if a late reading later
+changes a closed window inside the revision horizon, the window is written again with the same
+time and tags and ``revision`` + 1 (and only if a value actually changed).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..plant import UNMETERED, PlantModel
+from ..records import IntensityRow, MachineRow, Row, Window
+from .calculator import LINE_COLUMNS, BinResults
+from .calendar import OFF, Segments, SiteCalendar
+from .context import ContextTimelines
+
+ORDER = "order"
+SHIFT = "shift"
+DAY = "day"
+ALL_SHIFTS = "all"
+_COVERED = LINE_COLUMNS.index("covered_ns")
+_UNITS = LINE_COLUMNS.index("good_units")
+
+
+@dataclass
+class Aggregate:
+    """A window's running sums for one line × SKU (``machine`` −1) or line × machine × SKU."""
+
+    kind: str
+    start: int
+    end: int | None  # None: an order still running
+    line: int
+    sku: int
+    machine: int
+    shift: str
+    values: np.ndarray
+    revision: int = 0
+    emitted: tuple[float, ...] | None = None
+
+
+Key = tuple[str, int, int, int, int]  # kind, start ns, line, sku, machine
+
+
+class WindowBook:
+    """All open windows and the closed ones still inside the revision horizon."""
+
+    def __init__(
+        self,
+        plant: PlantModel,
+        timelines: ContextTimelines,
+        resolution_ns: int,
+        factor_at: Callable[[int], float],
+        n_coverage_meters: np.ndarray,
+    ) -> None:
+        self.plant = plant
+        self.timelines = timelines
+        self.res = resolution_ns
+        self.factor_at = factor_at
+        self.n_cov = n_coverage_meters
+        self.calendar = SiteCalendar(plant.config.shifts, plant.config.site.timezone)
+        self.fixed = {name: s * 1_000_000_000 for name, s in plant.config.window_sizes.items()}
+        # shift windows exist when the plant has a shift calendar
+        shifts = [SHIFT] if plant.config.shifts.shifts else []
+        self.kinds = [*self.fixed, *shifts, DAY, ORDER]
+        self.open: dict[Key, Aggregate] = {}
+        self.closed: dict[Key, Aggregate] = {}
+        self._ends: list[tuple[int, Key]] = []  # heap of (end, key) of open, ended windows
+        self._dirty: set[Key] = set()
+        self._open_orders: set[Key] = set()
+
+    # --- adding results ------------------------------------------------------------------
+
+    def add(self, results: BinResults, sign: float = 1.0) -> None:
+        """Add (or, with ``sign=-1``, take away) bin results from every window they fall in."""
+        if len(results.line_keys):
+            self._add_rows(results.line_keys[:, 0], results.line_keys[:, 1],
+                           np.full(len(results.line_keys), -1), sign * results.line_values)
+        if len(results.machine_keys):
+            mk = results.machine_keys
+            self._add_rows(mk[:, 0], mk[:, 1], mk[:, 2], sign * results.machine_values)
+
+    def _add_rows(self, bins: np.ndarray, lines: np.ndarray, machines: np.ndarray,
+                  values: np.ndarray) -> None:
+        sku = np.zeros(len(bins), np.int64)
+        order = np.zeros(len(bins), np.int64)
+        run = np.zeros(len(bins), np.int64)
+        for line in np.unique(lines):
+            mask = lines == line
+            sku[mask] = self.timelines.sku_at(int(line), bins[mask])
+            order[mask], run[mask] = self.timelines.order_run_at(int(line), bins[mask])
+        times = bins * self.res
+        shifts = self._shift_segments(int(times.min()), int(times.max()) + self.res)
+        days = self.calendar.days(int(times.min()), int(times.max()) + self.res)
+        for kind in self.kinds:
+            if kind in self.fixed:
+                size = self.fixed[kind]
+                starts = times - times % size
+                ends = starts + size
+                names = self._shift_names(shifts, starts)
+                mask = np.ones(len(bins), bool)
+            elif kind == SHIFT:
+                ix = shifts.index(times)
+                starts, ends = shifts.starts[ix], shifts.starts[ix + 1]
+                names = np.asarray(shifts.names, dtype=object)[ix]
+                mask = np.ones(len(bins), bool)
+            elif kind == DAY:
+                ix = days.index(times)
+                starts, ends = days.starts[ix], days.starts[ix + 1]
+                names = np.full(len(bins), ALL_SHIFTS, dtype=object)
+                mask = np.ones(len(bins), bool)
+            else:
+                mask = order != 0
+                starts = run * self.res
+                ends = np.full(len(bins), -1, np.int64)
+                names = np.full(len(bins), "", dtype=object)
+            self._accumulate(kind, starts[mask], ends[mask], lines[mask], sku[mask],
+                             machines[mask], names[mask], values[mask])
+
+    def _shift_segments(self, start: int, end: int) -> Segments:
+        if SHIFT not in self.kinds:  # no calendar: one endless "off" stretch
+            return Segments(np.array([start, end + 1], np.int64), (OFF, OFF))
+        return self.calendar.shifts(start, end)
+
+    def _shift_names(self, shifts: Segments, starts: np.ndarray) -> np.ndarray:
+        return np.asarray(shifts.names, dtype=object)[shifts.index(starts)]
+
+    def _accumulate(self, kind: str, starts, ends, lines, skus, machines, names, values) -> None:
+        if len(starts) == 0:
+            return
+        keys = np.stack([starts, lines, skus, machines], axis=1)
+        unique, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        sums = np.zeros((len(unique), values.shape[1]))
+        aggs: list[Aggregate] = []
+        for i, (start, line, sku, machine) in enumerate(unique.tolist()):
+            key = (kind, start, line, sku, machine)
+            agg = self.open.get(key) or self.closed.get(key)
+            if agg is None:
+                end = int(ends[first[i]])
+                agg = Aggregate(kind, start, None if end < 0 else end, line, sku, machine,
+                                str(names[first[i]]), np.zeros(values.shape[1]))
+                self.open[key] = agg
+                if agg.end is not None:
+                    heapq.heappush(self._ends, (agg.end, key))
+                else:
+                    self._open_orders.add(key)
+            elif key in self.closed:
+                self._dirty.add(key)
+            sums[i] = agg.values
+            aggs.append(agg)
+        np.add.at(sums, inverse, values)  # sequential: prior sum first, then bins in order
+        for agg, total in zip(aggs, sums):
+            agg.values = total
+
+    # --- closing ---------------------------------------------------------------------------
+
+    def close(self, boundary: int, everything: bool = False) -> list[Row]:
+        """Rows for windows ending at or before ``boundary`` ns (all, at end of input), plus new
+        revisions of closed windows that changed."""
+        closing: list[Key] = []
+        while self._ends and (everything or self._ends[0][0] <= boundary):
+            _, key = heapq.heappop(self._ends)
+            if key in self.open:
+                closing.append(key)
+        for key in sorted(self._open_orders):
+            agg = self.open[key]
+            end_bin = self.timelines.order_run_end(agg.line, agg.start // self.res)
+            if end_bin is not None and end_bin * self.res <= boundary:
+                agg.end = end_bin * self.res
+            elif everything:
+                agg.end = boundary
+            else:
+                continue
+            self._open_orders.discard(key)
+            closing.append(key)
+        for key in closing:
+            self.closed[key] = self.open.pop(key)
+        emit = set(closing) | self._dirty
+        self._dirty.clear()
+        rows: list[tuple[tuple, Row]] = []
+        for key in emit:
+            agg = self.closed[key]
+            state = tuple(agg.values.tolist())
+            if state == agg.emitted:
+                continue
+            agg.emitted = state
+            agg.revision += 1
+            row = self._row(agg)
+            order_key = (agg.end, self.kinds.index(agg.kind), agg.start, agg.machine >= 0,
+                         agg.line, agg.sku, agg.machine)
+            rows.append((order_key, row))
+        rows.sort(key=lambda pair: pair[0])
+        return [row for _, row in rows]
+
+    def prune(self, before: int) -> None:
+        """Forget closed windows that ended before ``before`` ns (past the revision horizon)."""
+        for key in [k for k, agg in self.closed.items() if agg.end is not None and agg.end < before]:
+            del self.closed[key]
+
+    # --- rows ------------------------------------------------------------------------------
+
+    def _row(self, agg: Aggregate) -> Row:
+        plant = self.plant
+        window = Window(agg.kind, agg.start, int(agg.end))
+        sku = self.timelines.sku_names[agg.sku]
+        line = plant.lines[agg.line]
+        if agg.machine >= 0:
+            energy, co2e, machine_energy = agg.values.tolist()
+            line_agg = self.closed.get((agg.kind, agg.start, agg.line, agg.sku, -1))
+            units = float(line_agg.values[_UNITS]) if line_agg is not None else 0.0
+            name = plant.machines[agg.machine] if agg.machine < len(plant.machines) else UNMETERED
+            return MachineRow(
+                site=plant.site, line=line, machine=name, sku=sku, window=window,
+                energy_kwh=energy, co2e_kg=co2e, good_units=units,
+                allocated_share=energy / machine_energy if machine_energy else 1.0,
+                revision=agg.revision,
+            )
+        elec, fuel, s1, s2l, s2m, units, covered = agg.values.tolist()
+        order_id = self.timelines.order_names[self._order_code(agg)] if agg.kind == ORDER else ""
+        return IntensityRow(
+            site=plant.site, line=line, sku=sku, shift=agg.shift, window=window,
+            electricity_kwh=elec, fuel_kwh=fuel, scope1_co2e_kg=s1,
+            scope2_location_co2e_kg=s2l, scope2_market_co2e_kg=s2m, good_units=units,
+            grid_factor_kg_per_kwh=s2l / elec if elec > 0 else self.factor_at(agg.start),
+            coverage_pct=self._coverage(agg, covered), order_id=order_id, revision=agg.revision,
+        )
+
+    def _order_code(self, agg: Aggregate) -> int:
+        order, _ = self.timelines.order_run_at(agg.line, np.array([agg.start // self.res]))
+        return int(order[0])
+
+    def _coverage(self, agg: Aggregate, covered_ns: float) -> float:
+        """Share of the window (for this SKU) covered by the line's meters, in %."""
+        meters = int(self.n_cov[agg.line])
+        if meters == 0:
+            return 0.0
+        bins = np.arange(agg.start // self.res, int(agg.end) // self.res)
+        sku_bins = int((self.timelines.sku_at(agg.line, bins) == agg.sku).sum())
+        if sku_bins == 0:
+            return 0.0
+        return min(100.0, 100.0 * covered_ns / (meters * sku_bins * self.res))
