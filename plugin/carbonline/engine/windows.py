@@ -72,6 +72,7 @@ class WindowBook:
         self.open: dict[Key, Aggregate] = {}
         self.closed: dict[Key, Aggregate] = {}
         self._ends: list[tuple[int, Key]] = []  # heap of (end, key) of open, ended windows
+        self._closed_ends: list[tuple[int, Key]] = []  # heap of (end, key) of closed windows
         self._dirty: set[Key] = set()
         self._open_orders: set[Key] = set()
 
@@ -134,12 +135,16 @@ class WindowBook:
     def _accumulate(self, kind: str, starts, ends, lines, skus, machines, names, values) -> None:
         if len(starts) == 0:
             return
-        keys = np.stack([starts, lines, skus, machines], axis=1)
-        unique, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        sums = np.zeros((len(unique), values.shape[1]))
+        # one integer per (start, line, sku, machine): a 1-d unique is far faster than axis=0
+        offset = starts // self.res - starts.min() // self.res
+        n_line, n_sku, n_machine = int(lines.max()) + 1, int(skus.max()) + 1, int(machines.max()) + 2
+        code = ((offset * n_line + lines) * n_sku + skus) * n_machine + machines + 1
+        _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+        sums = np.zeros((len(first), values.shape[1]))
         aggs: list[Aggregate] = []
-        for i, (start, line, sku, machine) in enumerate(unique.tolist()):
+        for i, (start, line, sku, machine) in enumerate(zip(
+                starts[first].tolist(), lines[first].tolist(), skus[first].tolist(),
+                machines[first].tolist())):
             key = (kind, start, line, sku, machine)
             agg = self.open.get(key) or self.closed.get(key)
             if agg is None:
@@ -181,7 +186,8 @@ class WindowBook:
             self._open_orders.discard(key)
             closing.append(key)
         for key in closing:
-            self.closed[key] = self.open.pop(key)
+            agg = self.closed[key] = self.open.pop(key)
+            heapq.heappush(self._closed_ends, (int(agg.end), key))
         emit = set(closing) | self._dirty
         self._dirty.clear()
         rows: list[tuple[tuple, Row]] = []
@@ -201,8 +207,9 @@ class WindowBook:
 
     def prune(self, before: int) -> None:
         """Forget closed windows that ended before ``before`` ns (past the revision horizon)."""
-        for key in [k for k, agg in self.closed.items() if agg.end is not None and agg.end < before]:
-            del self.closed[key]
+        while self._closed_ends and self._closed_ends[0][0] < before:
+            _, key = heapq.heappop(self._closed_ends)
+            self.closed.pop(key, None)
 
     # --- rows ------------------------------------------------------------------------------
 
