@@ -208,12 +208,15 @@ class Engine:
         return rows
 
     def _release(self, watermark: int) -> np.ndarray:
+        """Readings the watermark has passed, in arrival order (increments sort them by meter
+        and time, keeping arrival order among equals)."""
         buffer = self._buffer
         ready = buffer["time"] <= watermark
-        released = buffer[ready]
+        if ready.all():
+            self._buffer = empty_readings()
+            return buffer
         self._buffer = buffer[~ready]
-        order = np.lexsort((released["meter"], released["time"]))  # stable: arrival order kept
-        return released[order]
+        return buffer[ready]
 
     def _apply_context(self, watermark: int) -> None:
         ready = sorted((e for e in self._context if e.time <= watermark), key=lambda e: e.time)
