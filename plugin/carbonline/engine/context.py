@@ -7,6 +7,7 @@ and one order per line, and a window that spans a changeover is split into one r
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,6 +67,20 @@ class ContextTimelines:
         tl.sku.append(new_sku)
         tl.order.append(new_order)
         tl.run_start.append(tl.run_start[-1] if same_run else bin_)
+
+    def sku_bins(self, line: int, start_bin: int, end_bin: int, sku: int) -> int:
+        """How many bins of ``[start_bin, end_bin)`` ran ``sku`` on ``line``."""
+        tl = self.lines[line]
+        first = bisect.bisect_right(tl.change_bin, start_bin) - 1
+        count = 0
+        for i in range(first, len(tl.change_bin)):
+            lo = max(start_bin, tl.change_bin[i])
+            if lo >= end_bin:
+                break
+            hi = tl.change_bin[i + 1] if i + 1 < len(tl.change_bin) else end_bin
+            if tl.sku[i] == sku:
+                count += max(0, min(hi, end_bin) - lo)
+        return count
 
     def sku_at(self, line: int, bins: np.ndarray) -> np.ndarray:
         tl = self.lines[line]

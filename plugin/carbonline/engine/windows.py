@@ -248,8 +248,8 @@ class WindowBook:
         meters = int(self.n_cov[agg.line])
         if meters == 0:
             return 0.0
-        bins = np.arange(agg.start // self.res, int(agg.end) // self.res)
-        sku_bins = int((self.timelines.sku_at(agg.line, bins) == agg.sku).sum())
+        sku_bins = self.timelines.sku_bins(agg.line, agg.start // self.res,
+                                           int(agg.end) // self.res, agg.sku)
         if sku_bins == 0:
             return 0.0
         return min(100.0, 100.0 * covered_ns / (meters * sku_bins * self.res))
