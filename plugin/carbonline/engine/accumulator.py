@@ -345,9 +345,18 @@ def _aggregate(pieces: Pieces, n_meters: int) -> Cells:
     if len(pieces) == 0:
         return Cells(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0),
                      np.zeros(0, np.int64))
-    key = pieces.bin * n_meters + pieces.meter
-    unique, inverse = np.unique(key, return_inverse=True)
-    amount = np.bincount(inverse, weights=pieces.amount, minlength=len(unique))
-    covered = np.bincount(inverse, weights=pieces.covered_ns, minlength=len(unique))
-    return Cells(unique // n_meters, (unique % n_meters).astype(np.int32), amount,
+    first = int(pieces.bin.min())
+    key = (pieces.bin - first) * n_meters + pieces.meter
+    span = int(key.max()) + 1
+    if span <= 4 * len(key):  # dense enough: count straight into every possible cell
+        amount = np.bincount(key, weights=pieces.amount, minlength=span)
+        covered = np.bincount(key, weights=pieces.covered_ns, minlength=span)
+        present = np.bincount(key, minlength=span) > 0
+        unique = np.flatnonzero(present)
+        amount, covered = amount[present], covered[present]
+    else:
+        unique, inverse = np.unique(key, return_inverse=True)
+        amount = np.bincount(inverse, weights=pieces.amount, minlength=len(unique))
+        covered = np.bincount(inverse, weights=pieces.covered_ns, minlength=len(unique))
+    return Cells(unique // n_meters + first, (unique % n_meters).astype(np.int32), amount,
                  covered.astype(np.int64))

@@ -82,13 +82,11 @@ def to_increments(
     rejections: list[Rejection] = []
     if len(readings) == 0:
         return Increments.empty(), rejections
-    order = np.lexsort((readings["time"], readings["meter"]))
-    r = readings[order]
-    meter, time, value = r["meter"], r["time"], r["value"]
+    meter, time, value = _by_meter_and_time(readings)
     role = plant.role[meter]
     is_interval = role == ROLE["interval_energy"]
 
-    same_as_previous = np.zeros(len(r), bool)
+    same_as_previous = np.zeros(len(meter), bool)
     same_as_previous[1:] = (meter[1:] == meter[:-1]) & (time[1:] == time[:-1])
     last = state.last_time[meter]
     stale = (~is_interval) & (time <= last)
@@ -101,7 +99,7 @@ def to_increments(
             state.interval_seen.add(key)
     for i in np.flatnonzero(duplicate | stale):
         reason = Reason.DUPLICATE if duplicate[i] else Reason.OUT_OF_ORDER
-        rejections.append(Rejection(reason, _describe(plant, r[i], state)))
+        rejections.append(Rejection(reason, _describe(plant, meter[i], time[i], value[i], state)))
     keep = ~(duplicate | stale)
     meter, time, value, role = meter[keep], time[keep], value[keep], role[keep]
 
@@ -173,9 +171,23 @@ def _rollover_or_reset(
     return delta
 
 
-def _describe(plant: PlantModel, reading: np.void, state: MeterState) -> str:
-    m = int(reading["meter"])
+def _by_meter_and_time(readings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Meter, time and value columns sorted by meter then time, arrival order kept among equals.
+
+    Readings usually arrive in time order; then a stable sort by meter alone suffices, and on
+    16-bit meter indices numpy's stable sort is a radix sort, ten times faster than lexsort.
+    """
+    meter, time = readings["meter"], readings["time"]
+    if meter.max() < 32768 and (time[1:] >= time[:-1]).all():
+        order = np.argsort(meter.astype(np.int16), kind="stable")
+    else:
+        order = np.lexsort((time, meter))
+    return meter[order], time[order], readings["value"][order]
+
+
+def _describe(plant: PlantModel, meter: int, time: int, value: float, state: MeterState) -> str:
+    m = int(meter)
     return (
-        f"meter {plant.meters[m].id} at {int(reading['time'])} ns value {float(reading['value'])}"
+        f"meter {plant.meters[m].id} at {int(time)} ns value {float(value)}"
         f" (last accepted reading at {int(state.last_time[m])} ns)"
     )

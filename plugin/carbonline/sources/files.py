@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from line_protocol_parser import LineFormatError, parse_line
 
-from ..config import CONTEXT_ROLES
+from ..config import CONTEXT_ROLES, Meter
 from ..plant import PlantModel
 from ..plugins import hookimpl
 from ..records import READING, NS_PER_S, ContextEvent, Reason, ReadingBatch, Rejection
@@ -101,17 +101,15 @@ class _Series:
 
     __slots__ = ("known", "numeric", "text_fields", "tag_context", "units")
 
-    def __init__(self, plant: PlantModel, measurement: str, tags: dict[str, str]) -> None:
-        self.known = False  # some meter maps this measurement at all
+    def __init__(self, candidates: list[tuple[int, Meter]], tags: dict[str, str]) -> None:
+        self.known = bool(candidates)  # some meter maps this measurement at all
         self.numeric: dict[str, int] = {}
         self.text_fields: dict[str, int] = {}
         self.tag_context: list[tuple[int, str]] = []
         self.units: dict[int, str] = {}
-        for index, meter in enumerate(plant.meters):
+        for index, meter in candidates:
             mapping = meter.influx
-            if mapping is None or mapping.measurement != measurement:
-                continue
-            self.known = True
+            assert mapping is not None
             if any(tags.get(k) != v for k, v in mapping.tags.items()):
                 continue
             if mapping.tag is not None:
@@ -128,6 +126,14 @@ class _Series:
 
 class LineProtocolFile(_FileSource):
     """InfluxDB line protocol, one point per line."""
+
+    def __init__(self, plant: PlantModel, name: str) -> None:
+        super().__init__(plant, name)
+        self._by_measurement: dict[str, list[tuple[int, Meter]]] = {}
+        for index, meter in enumerate(plant.meters):
+            if meter.influx is not None:
+                self._by_measurement.setdefault(meter.influx.measurement, []).append(
+                    (index, meter))
 
     def read(self) -> Iterator[ReadingBatch]:
         cache: dict[str, _Series] = {}
@@ -157,7 +163,7 @@ class LineProtocolFile(_FileSource):
             if measurement is None:
                 measurement, *pairs = key.split(",")
                 tags = dict(p.split("=", 1) for p in pairs)
-            series = cache[key] = _Series(self.plant, measurement, tags or {})
+            series = cache[key] = _Series(self._by_measurement.get(measurement, []), tags or {})
         return series
 
     def _fast(self, line: str, lineno: int, cache: dict[str, _Series],
