@@ -341,6 +341,11 @@ class Engine(_Strict):
 
     resolution: Seconds = 60
     windows: list[str] = Field(default_factory=lambda: ["1m", "15m"])
+    machine_windows: list[str] = Field(
+        default_factory=lambda: ["15m"],
+        description="fixed windows that also get carbon_machine rows (shift, day and order "
+        "always do); 1m machine rows would multiply the series for little use",
+    )
     lateness: Seconds = 120
     revision_horizon: Seconds = 3600
     meter_timeout: Seconds = Field(
@@ -364,6 +369,9 @@ class Engine(_Strict):
         for name in self.windows:
             if parse_duration(name) % self.resolution:
                 raise ValueError(f"window {name!r} is not a multiple of the resolution")
+        for name in self.machine_windows:
+            if name not in {"1m", "15m", *self.windows}:
+                raise ValueError(f"machine window {name!r} is not one of the windows")
         if 86400 % self.resolution:
             raise ValueError("'resolution' must divide a day")
         return self

@@ -43,7 +43,7 @@ def test_shared_compressor_allocated_by_units():
     assert l1.electricity_kwh == pytest.approx(0.125) and l2.electricity_kwh == pytest.approx(0.375)
     # both lines then carry the same kg per unit: 0.125 × 0.5 / 100 = 0.375 × 0.5 / 300
     assert l1.co2e_per_unit_kg == pytest.approx(l2.co2e_per_unit_kg) == pytest.approx(0.000625)
-    shares = {m.line: m.allocated_share for m in pick(rows, "1m", MachineRow)}
+    shares = {m.line: m.allocated_share for m in pick(rows, "15m", MachineRow)}
     assert shares == {"l1": pytest.approx(0.25), "l2": pytest.approx(0.75)}
     # a line without own meters is covered by the shared meter serving it
     assert l1.coverage_pct == pytest.approx(100)
@@ -66,6 +66,6 @@ def test_main_meter_remainder_is_unmetered_and_allocated():
         ("e2", 0, 0), ("e2", 60, 6), ("u1", 0, 0), ("u1", 60, 20), ("u2", 0, 0), ("u2", 60, 80)]))
     l1, l2 = pick(rows, "1m")
     assert l1.electricity_kwh == pytest.approx(4.1) and l2.electricity_kwh == pytest.approx(6.4)
-    unmetered = {m.line: m.energy_kwh for m in pick(rows, "1m", MachineRow, machine="unmetered")}
+    unmetered = {m.line: m.energy_kwh for m in pick(rows, "15m", MachineRow, machine="unmetered")}
     assert unmetered == {"l1": pytest.approx(0.1), "l2": pytest.approx(0.4)}
     assert l1.electricity_kwh + l2.electricity_kwh == pytest.approx(10.5)  # the main meter's total

@@ -70,7 +70,6 @@ def test_late_reading_inside_the_horizon_revises_exactly_its_windows():
     revised = {(type(r).__name__, r.window.kind, r.window.start, r.revision) for r in late}
     assert revised == {
         ("IntensityRow", "1m", minute(4), 1),  # the minute had no row before
-        ("MachineRow", "1m", minute(4), 1),
         ("IntensityRow", "15m", minute(0), 2),  # same point, next revision
         ("MachineRow", "15m", minute(0), 2),
     }
@@ -115,5 +114,5 @@ def test_bad_batches_never_stop_the_run():
     engine.ingest(batch(plant, [("i", 60, float("nan"))]))
     engine.ingest(batch(plant, minutes_of_energy({1: 1.0, 2: 1.0})))
     rows = engine.flush()
-    assert sum(r.energy_kwh for r in pick(rows, "1m", MachineRow)) == pytest.approx(2.0)
+    assert sum(r.energy_kwh for r in pick(rows, "15m", MachineRow)) == pytest.approx(2.0)
     assert engine.stats.rejected[Reason.NOT_A_NUMBER] == 1

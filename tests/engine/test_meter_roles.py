@@ -94,7 +94,7 @@ def test_fuel_counter_gives_scope1_on_net_calorific_value():
     assert one.scope1_co2e_kg == pytest.approx(3) and one.co2e_kg == pytest.approx(3)
     assert one.scope2_location_co2e_kg == 0
     assert one.co2e_per_unit_kg == pytest.approx(0.5)
-    (machine,) = pick(rows, "1m", MachineRow)
+    (machine,) = pick(rows, "15m", MachineRow)
     assert machine.energy_kwh == pytest.approx(15) and machine.co2e_kg == pytest.approx(3)
 
 

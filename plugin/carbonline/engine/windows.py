@@ -69,6 +69,8 @@ class WindowBook:
         # shift windows exist when the plant has a shift calendar
         shifts = [SHIFT] if plant.config.shifts.shifts else []
         self.kinds = [*self.fixed, *shifts, DAY, ORDER]
+        machine_fixed = set(plant.config.engine.machine_windows)
+        self.machine_kinds = [k for k in self.kinds if k not in self.fixed or k in machine_fixed]
         self.open: dict[Key, Aggregate] = {}
         self.closed: dict[Key, Aggregate] = {}
         self._ends: list[tuple[int, Key]] = []  # heap of (end, key) of open, ended windows
@@ -82,13 +84,15 @@ class WindowBook:
         """Add (or, with ``sign=-1``, take away) bin results from every window they fall in."""
         if len(results.line_keys):
             self._add_rows(results.line_keys[:, 0], results.line_keys[:, 1],
-                           np.full(len(results.line_keys), -1), sign * results.line_values)
+                           np.full(len(results.line_keys), -1), sign * results.line_values,
+                           self.kinds)
         if len(results.machine_keys):
             mk = results.machine_keys
-            self._add_rows(mk[:, 0], mk[:, 1], mk[:, 2], sign * results.machine_values)
+            self._add_rows(mk[:, 0], mk[:, 1], mk[:, 2], sign * results.machine_values,
+                           self.machine_kinds)
 
     def _add_rows(self, bins: np.ndarray, lines: np.ndarray, machines: np.ndarray,
-                  values: np.ndarray) -> None:
+                  values: np.ndarray, kinds: list[str]) -> None:
         sku = np.zeros(len(bins), np.int64)
         order = np.zeros(len(bins), np.int64)
         run = np.zeros(len(bins), np.int64)
@@ -99,7 +103,7 @@ class WindowBook:
         times = bins * self.res
         shifts = self._shift_segments(int(times.min()), int(times.max()) + self.res)
         days = self.calendar.days(int(times.min()), int(times.max()) + self.res)
-        for kind in self.kinds:
+        for kind in kinds:
             if kind in self.fixed:
                 size = self.fixed[kind]
                 starts = times - times % size
