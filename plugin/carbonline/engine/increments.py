@@ -177,12 +177,13 @@ def _by_meter_and_time(readings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     Readings usually arrive in time order; then a stable sort by meter alone suffices, and on
     16-bit meter indices numpy's stable sort is a radix sort, ten times faster than lexsort.
     """
-    meter, time = readings["meter"], readings["time"]
+    # contiguous columns first: gathering straight from the 20-byte records is 3× slower
+    meter, time, value = (np.ascontiguousarray(readings[c]) for c in ("meter", "time", "value"))
     if meter.max() < 32768 and (time[1:] >= time[:-1]).all():
         order = np.argsort(meter.astype(np.int16), kind="stable")
     else:
         order = np.lexsort((time, meter))
-    return meter[order], time[order], readings["value"][order]
+    return meter[order], time[order], value[order]
 
 
 def _describe(plant: PlantModel, meter: int, time: int, value: float, state: MeterState) -> str:
