@@ -1,0 +1,7 @@
+"""Fixtures for every test directory: the real servers the tests talk to (``tests/servers``).
+
+``tests`` is on the path (``pythonpath`` in pyproject.toml), so any test, in any subdirectory,
+can ask for ``influxdb`` or ``influx_db`` by name.
+"""
+
+pytest_plugins = ["servers.influxdb"]
