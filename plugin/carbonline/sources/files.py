@@ -99,7 +99,7 @@ class _FileSource:
 class _Series:
     """What a series key (measurement + tags) maps to: numeric fields, text fields, tag values."""
 
-    __slots__ = ("known", "numeric", "text_fields", "tag_context", "units")
+    __slots__ = ("known", "numeric", "text_fields", "tag_context", "units", "plain")
 
     def __init__(self, candidates: list[tuple[int, Meter]], tags: dict[str, str]) -> None:
         self.known = bool(candidates)  # some meter maps this measurement at all
@@ -122,6 +122,7 @@ class _Series:
             unit = tags.get("unit")
             if unit is not None and meter.role not in CONTEXT_ROLES:
                 self.units[index] = unit
+        self.plain = not (self.text_fields or self.tag_context or self.units)
 
 
 class LineProtocolFile(_FileSource):
@@ -177,10 +178,35 @@ class LineProtocolFile(_FileSource):
         try:
             series = self._series(key, cache)
             time = int(stamp)
-            pairs = [f.split("=", 1) for f in fields.split(",")]
-            values = {name: value for name, value in pairs}
         except ValueError:
             self._reject(Reason.MALFORMED, lineno, "cannot parse", line)
+            return
+        if series.plain:  # only numeric fields, no unit to check: the hot path
+            used = False
+            for pair in fields.split(","):
+                name, _, text = pair.partition("=")
+                meter = series.numeric.get(name)
+                if meter is None:
+                    continue
+                used = True
+                try:
+                    value = float(text)
+                except ValueError:
+                    value = _number(text)
+                if value is None or not math.isfinite(value):
+                    self._reject(Reason.NOT_A_NUMBER, lineno, f"field {name}={text!r} for "
+                                 f"meter {self.plant.meters[meter].id}", line)
+                    continue
+                self._meters.append(meter)
+                self._times.append(time)
+                self._values.append(value)
+            if not used:
+                self._unknown(series, lineno, line)
+            return
+        try:
+            values = dict(f.split("=", 1) for f in fields.split(","))
+        except ValueError:
+            self._reject(Reason.MALFORMED, lineno, "cannot parse fields", line)
             return
         self._emit(series, values, time, lineno, line, last_context)
 
@@ -228,9 +254,12 @@ class LineProtocolFile(_FileSource):
             self._times.append(time)
             self._values.append(value)
         if not used:
-            why = "measurement mapped, but no meter matches these tags/fields" if series.known \
-                else "no meter maps this measurement"
-            self._reject(Reason.UNKNOWN_METER, lineno, why, line)
+            self._unknown(series, lineno, line)
+
+    def _unknown(self, series: _Series, lineno: int, line: str) -> None:
+        why = "measurement mapped, but no meter matches these tags/fields" if series.known \
+            else "no meter maps this measurement"
+        self._reject(Reason.UNKNOWN_METER, lineno, why, line)
 
     def _context_change(self, meter: int, time: int, text: str,
                         last_context: dict[int, str]) -> None:
