@@ -252,10 +252,23 @@ class Machine(_Strict):
     line: str | None = None
 
 
-AllocationKey = Literal["units", "runtime", "fixed"]
+class _Shared(_Strict):
+    """An allocation key with optional fixed shares (validated the same way everywhere)."""
+
+    key: Literal["units", "runtime", "fixed"] = "units"
+    shares: dict[str, float] | None = None
+
+    @model_validator(mode="after")
+    def _valid_shares(self) -> _Shared:
+        if self.key == "fixed" and not self.shares:
+            raise ValueError("key 'fixed' needs 'shares', e.g. {line1 = 0.6, line2 = 0.4}")
+        if self.shares is not None:
+            if any(v < 0 for v in self.shares.values()) or sum(self.shares.values()) <= 0:
+                raise ValueError("shares must be non-negative and not all zero")
+        return self
 
 
-class Allocation(_Strict):
+class Allocation(_Shared):
     """How a shared machine's energy is split across the lines it serves.
 
     ``units``: by good units made in each base interval; ``runtime``: by time each line was
@@ -265,28 +278,20 @@ class Allocation(_Strict):
 
     machine: str
     lines: list[str]
-    key: AllocationKey = "units"
-    shares: dict[str, float] | None = None
 
     @model_validator(mode="after")
-    def _shares(self) -> Allocation:
-        if self.key == "fixed" and not self.shares:
-            raise ValueError("key 'fixed' needs 'shares', e.g. {line1 = 0.6, line2 = 0.4}")
-        if self.shares is not None:
-            unknown = set(self.shares) - set(self.lines)
-            if unknown:
-                raise ValueError(f"shares name lines not in 'lines': {sorted(unknown)}")
-            if any(v < 0 for v in self.shares.values()) or sum(self.shares.values()) <= 0:
-                raise ValueError("shares must be non-negative and not all zero")
+    def _shares_of_served_lines(self) -> Allocation:
+        unknown = set(self.shares or {}) - set(self.lines)
+        if unknown:
+            raise ValueError(f"shares name lines not in 'lines': {sorted(unknown)}")
         return self
 
 
-class MainMeter(_Strict):
-    """The site/main electricity meter; its excess over the sub-meters is the unmetered load."""
+class MainMeter(_Shared):
+    """The site/main electricity meter; its excess over the sub-meters is the unmetered load,
+    allocated to all lines by ``key``."""
 
     meter: str
-    key: AllocationKey = "units"
-    shares: dict[str, float] | None = None
 
 
 class Fuel(_Strict):
@@ -366,7 +371,7 @@ class Engine(_Strict):
     def _multiples(self) -> Engine:
         if self.resolution <= 0 or self.resolution != int(self.resolution):
             raise ValueError("'resolution' must be a whole number of seconds")
-        for name in self.windows:
+        for name in dict.fromkeys(["1m", "15m", *self.windows]):  # 1m and 15m always exist
             if parse_duration(name) % self.resolution:
                 raise ValueError(f"window {name!r} is not a multiple of the resolution")
         for name in self.machine_windows:
@@ -438,6 +443,9 @@ class PlantConfig(_Strict):
                 errors.append(f"main_meter.meter: {_unknown(self.main_meter.meter, 'meter', meter_ids)}")
             elif meter.role not in ENERGY_ROLES:
                 errors.append("main_meter.meter: the main meter must be an electricity meter")
+            for name in self.main_meter.shares or {}:
+                if name not in line_ids:
+                    errors.append(f"main_meter.shares: {_unknown(name, 'line', line_ids)}")
         if errors:
             raise ValueError("\n".join(errors))
         return self
@@ -466,21 +474,21 @@ def _unknown(name: str, kind: str, known: set[str]) -> str:
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _expand_env(value: object, where: str) -> object:
+def _expand_env(value: object, origin: str, key: str = "") -> object:
     """Replace ``${NAME}`` with the environment variable; a missing one is a config error."""
     if isinstance(value, str):
 
         def lookup(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in os.environ:
-                raise ConfigError(f"{where}: environment variable {name} is not set")
+                raise ConfigError(f"{origin}: {key}: environment variable {name} is not set")
             return os.environ[name]
 
         return _ENV_REF.sub(lookup, value)
     if isinstance(value, dict):
-        return {k: _expand_env(v, f"{where}.{k}") for k, v in value.items()}
+        return {k: _expand_env(v, origin, f"{key}.{k}" if key else k) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_expand_env(v, origin, f"{key}[{i}]") for i, v in enumerate(value)]
     return value
 
 
@@ -497,9 +505,11 @@ def load_config(path: str | Path) -> PlantConfig:
     """Read and validate a plant.toml; every problem is a :class:`ConfigError` naming the file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM from a Windows editor is fine
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -58,6 +58,9 @@ def carbonline_emission_factors(
 def carbonline_sinks(plant: PlantModel, outputs: Sequence[str]) -> list | None:
     """Return sink objects for the outputs (file paths, ``-`` for stdout, or URLs) you can write.
 
+    ``plant`` is the compiled plant model (site, lines, machines, meters), for sinks that need
+    the site name or want to check the outputs against the plant.
+
     Every plugin is asked and all answers are used. A sink has ``write(rows)`` taking a list of
     :class:`carbonline.records.IntensityRow` / :class:`carbonline.records.MachineRow` (a row
     with a higher ``revision`` replaces the earlier one with the same time and tags) and

@@ -67,7 +67,7 @@ class _FileSource:
     def __init__(self, plant: PlantModel, name: str) -> None:
         self.plant = plant
         self.name = name
-        self.size_bytes: int | None = None if name == "-" else os.path.getsize(name)
+        self.size_bytes: int | None = os.path.getsize(name) if os.path.isfile(name) else None
         self.bytes_read = 0
         self._meters: list[int] = []
         self._times: list[int] = []
@@ -204,11 +204,12 @@ class LineProtocolFile(_FileSource):
                 self._unknown(series, lineno, line)
             return
         try:
-            values = dict(f.split("=", 1) for f in fields.split(","))
+            raw = dict(f.split("=", 1) for f in fields.split(","))
         except ValueError:
             self._reject(Reason.MALFORMED, lineno, "cannot parse fields", line)
             return
-        self._emit(series, values, time, lineno, line, last_context)
+        numbers = {name: _number(text) for name, text in raw.items()}
+        self._emit(series, numbers, {}, time, lineno, line, last_context)
 
     def _slow(self, line: str, lineno: int, cache: dict[str, _Series],
               last_context: dict[int, str]) -> None:
@@ -223,36 +224,41 @@ class LineProtocolFile(_FileSource):
         tags = point["tags"]
         key = point["measurement"] + "".join(f",{k}={v}" for k, v in sorted(tags.items()))
         series = self._series(key, cache, point["measurement"], tags)
-        self._emit(series, point["fields"], int(point["time"]), lineno, line, last_context)
+        # typed values: a quoted string is text even when it looks like a number
+        numbers = {k: None if isinstance(v, (bool, str)) else float(v)
+                   for k, v in point["fields"].items()}
+        texts = {k: v for k, v in point["fields"].items() if isinstance(v, str)}
+        self._emit(series, numbers, texts, int(point["time"]), lineno, line, last_context)
 
-    def _emit(self, series: _Series, fields: dict, time: int, lineno: int, line: str,
-              last_context: dict[int, str]) -> None:
+    def _emit(self, series: _Series, numbers: dict[str, float | None], texts: dict[str, str],
+              time: int, lineno: int, line: str, last_context: dict[int, str]) -> None:
+        """Readings and context changes from one parsed point. ``numbers`` holds every field
+        (``None`` where the value is not a number), ``texts`` the string fields."""
         used = False
         for meter, text in series.tag_context:
             used = True
             self._context_change(meter, time, text, last_context)
         for name, meter in series.text_fields.items():
-            if name in fields:
+            if name in texts:
                 used = True
-                self._context_change(meter, time, str(fields[name]), last_context)
+                self._context_change(meter, time, texts[name], last_context)
         for name, meter in series.numeric.items():
-            if name not in fields:
+            if name not in numbers:
                 continue
             used = True
+            spec = self.plant.meters[meter]
             unit = series.units.get(meter)
-            if unit is not None and unit != self.plant.meters[meter].unit:
-                self._reject(Reason.WRONG_UNIT, lineno, f"meter {self.plant.meters[meter].id} "
-                             f"is in {self.plant.meters[meter].unit!r}, the point says {unit!r}",
-                             line)
-                continue
-            value = _number(fields[name])
-            if value is None or not math.isfinite(value):
-                self._reject(Reason.NOT_A_NUMBER, lineno, f"field {name}={fields[name]!r} for "
-                             f"meter {self.plant.meters[meter].id}", line)
-                continue
-            self._meters.append(meter)
-            self._times.append(time)
-            self._values.append(value)
+            value = numbers[name]
+            if unit is not None and unit != spec.unit:
+                self._reject(Reason.WRONG_UNIT, lineno,
+                             f"meter {spec.id} is in {spec.unit!r}, the point says {unit!r}", line)
+            elif value is None or not math.isfinite(value):
+                self._reject(Reason.NOT_A_NUMBER, lineno,
+                             f"field {name} is not a number for meter {spec.id}", line)
+            else:
+                self._meters.append(meter)
+                self._times.append(time)
+                self._values.append(value)
         if not used:
             self._unknown(series, lineno, line)
 
@@ -268,13 +274,8 @@ class LineProtocolFile(_FileSource):
             self._context.append(ContextEvent(meter, time, text))
 
 
-def _number(value: object) -> float | None:
-    """A line-protocol field value as a float; ``None`` for booleans and strings."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value)
+def _number(text: str) -> float | None:
+    """A raw line-protocol field value as a float; ``None`` for booleans and anything else."""
     if text[-1:] in ("i", "u"):
         text = text[:-1]
     elif text in ("t", "T", "true", "True", "TRUE", "f", "F", "false", "False", "FALSE"):
