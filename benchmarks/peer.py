@@ -12,7 +12,8 @@ Per line and per 1-minute and 15-minute window (UTC-aligned):
   units each line made in that minute (equal shares in a minute where no line made any);
 - CO₂e = kWh × the grid factor (one constant); kg CO₂e/unit = Σ CO₂e / Σ units per window.
 
-It also produces per machine kWh and CO₂e per window, as carbonline's ``carbon_machine`` rows.
+It also produces per machine kWh and CO₂e for the ``MACHINE_WINDOWS`` (15m), as carbonline's
+``carbon_machine`` rows.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .generate import MACHINE_WINDOWS
 
 NS_PER_S = 1_000_000_000
 NS_PER_H = 3600 * NS_PER_S
@@ -117,9 +120,10 @@ def kpi(df: pd.DataFrame, meta: dict) -> dict[str, pd.DataFrame]:
         table["co2e_per_unit_kg"] = table["co2e_kg"] / table["good_units"].where(
             table["good_units"] > 0)
         out[f"line_{name}"] = table
-        mw = machine.assign(start=(machine["bin"] // size) * size * res)
-        out[f"machine_{name}"] = mw.groupby(["line", "machine", "start"])[
-            ["energy_kwh", "co2e_kg"]].sum()
+        if name in MACHINE_WINDOWS:
+            mw = machine.assign(start=(machine["bin"] // size) * size * res)
+            out[f"machine_{name}"] = mw.groupby(["line", "machine", "start"])[
+                ["energy_kwh", "co2e_kg"]].sum()
     return out
 
 
@@ -135,6 +139,8 @@ def write_line_protocol(tables: dict[str, pd.DataFrame], path: Path, site: str) 
         per_unit = t["co2e_per_unit_kg"]
         text = text + np.where(per_unit.notna(), ",co2e_per_unit_kg=" + per_unit.astype(str), "")
         parts.append(text + " " + t["start"].astype(str))
+        if name not in MACHINE_WINDOWS:
+            continue
         m = tables[f"machine_{name}"].reset_index()
         parts.append("carbon_machine,site=" + site + ",line=" + m["line"] + ",machine="
                      + m["machine"] + ",sku=unknown,window=" + name + " energy_kwh="

@@ -90,11 +90,13 @@ def _intensity_arrays(rows, lines: tuple[str, ...]) -> dict[str, np.ndarray]:
 
 def worker_core(ds: DataSet, batch: int, out: Path, limit: int | None) -> dict:
     _pin_one_cpu()
+    from carbonline.cli import tune_gc
     from carbonline.config import load_config
     from carbonline.engine.accumulator import Engine
     from carbonline.plant import build_plant
     from carbonline.records import IntensityRow, ReadingBatch
 
+    tune_gc()  # the engine as every carbonline command runs it
     plant = build_plant(load_config(ds.plant_toml))
     readings = np.load(ds.readings_npy)
     if limit:

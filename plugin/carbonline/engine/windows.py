@@ -29,7 +29,7 @@ _COVERED = LINE_COLUMNS.index("covered_ns")
 _UNITS = LINE_COLUMNS.index("good_units")
 
 
-@dataclass
+@dataclass(slots=True)
 class Aggregate:
     """A window's running sums for one line × SKU (``machine`` −1) or line × machine × SKU."""
 
@@ -77,6 +77,7 @@ class WindowBook:
         self._closed_ends: list[tuple[int, Key]] = []  # heap of (end, key) of closed windows
         self._dirty: set[Key] = set()
         self._open_orders: set[Key] = set()
+        self._windows: dict[tuple[str, int], Window] = {}
 
     # --- adding results ------------------------------------------------------------------
 
@@ -194,18 +195,19 @@ class WindowBook:
             heapq.heappush(self._closed_ends, (int(agg.end), key))
         emit = set(closing) | self._dirty
         self._dirty.clear()
+        rank = {kind: i for i, kind in enumerate(self.kinds)}
         rows: list[tuple[tuple, Row]] = []
         for key in emit:
             agg = self.closed[key]
-            state = tuple(agg.values.tolist())
+            values = agg.values.tolist()
+            state = tuple(values)
             if state == agg.emitted:
                 continue
             agg.emitted = state
             agg.revision += 1
-            row = self._row(agg)
-            order_key = (agg.end, self.kinds.index(agg.kind), agg.start, agg.machine >= 0,
-                         agg.line, agg.sku, agg.machine)
-            rows.append((order_key, row))
+            order_key = (agg.end, rank[agg.kind], agg.start, agg.machine >= 0, agg.line, agg.sku,
+                         agg.machine)
+            rows.append((order_key, self._row(agg, values)))
         rows.sort(key=lambda pair: pair[0])
         return [row for _, row in rows]
 
@@ -214,16 +216,20 @@ class WindowBook:
         while self._closed_ends and self._closed_ends[0][0] < before:
             _, key = heapq.heappop(self._closed_ends)
             self.closed.pop(key, None)
+            self._windows.pop(key[:2], None)
 
     # --- rows ------------------------------------------------------------------------------
 
-    def _row(self, agg: Aggregate) -> Row:
+    def _row(self, agg: Aggregate, values: list[float]) -> Row:
         plant = self.plant
-        window = Window(agg.kind, agg.start, int(agg.end))
+        window = self._windows.get((agg.kind, agg.start))
+        if window is None or window.end != agg.end:  # one Window object per window, shared
+            window = self._windows[(agg.kind, agg.start)] = Window(agg.kind, agg.start,
+                                                                   int(agg.end))
         sku = self.timelines.sku_names[agg.sku]
         line = plant.lines[agg.line]
         if agg.machine >= 0:
-            energy, co2e, machine_energy = agg.values.tolist()
+            energy, co2e, machine_energy = values
             line_agg = self.closed.get((agg.kind, agg.start, agg.line, agg.sku, -1))
             units = float(line_agg.values[_UNITS]) if line_agg is not None else 0.0
             name = plant.machines[agg.machine] if agg.machine < len(plant.machines) else UNMETERED
@@ -233,7 +239,7 @@ class WindowBook:
                 allocated_share=energy / machine_energy if machine_energy else 1.0,
                 revision=agg.revision,
             )
-        elec, fuel, s1, s2l, s2m, units, covered = agg.values.tolist()
+        elec, fuel, s1, s2l, s2m, units, covered = values
         order_id = self.timelines.order_names[self._order_code(agg)] if agg.kind == ORDER else ""
         return IntensityRow(
             site=plant.site, line=line, sku=sku, shift=agg.shift, window=window,
