@@ -64,9 +64,13 @@ def test_replay_writes_series_and_summarises_rejections(tmp_path: Path):
 
 def test_replay_of_an_unknown_format_fails_with_the_reason(tmp_path: Path):
     (tmp_path / "plant.toml").write_text(PLANT)
+    (tmp_path / "data.parquet").write_bytes(b"PAR1")
     result = CliRunner().invoke(main, ["replay", "--config", str(tmp_path / "plant.toml"),
-                                       "--input", "data.parquet", "--output", "-"])
-    assert result.exit_code != 0 and "no source plugin can read: data.parquet" in result.output
+                                       "--input", str(tmp_path / "data.parquet"), "--output", "-"])
+    assert result.exit_code != 0 and "no source plugin can read:" in result.output
+    result = CliRunner().invoke(main, ["replay", "--config", str(tmp_path / "plant.toml"),
+                                       "--input", "dta.lp", "--output", "-"])
+    assert result.exit_code != 0 and "no such file: dta.lp" in result.output
 
 
 def test_broken_config_exits_non_zero_with_the_reason(tmp_path: Path):

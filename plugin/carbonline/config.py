@@ -329,7 +329,8 @@ class Factors(_Strict):
 
 
 class CsvFormat(_Strict):
-    """How a wide CSV file writes time: column, strptime format, zone, midnight convention."""
+    """How CSV files write time: the zone of naive times (both shapes); for wide files also
+    the time column, its strptime format and the midnight convention."""
 
     time_column: str = "time"
     time_format: str | None = Field(None, description="strptime format; none = ISO 8601")

@@ -35,7 +35,8 @@ def carbonline_sources(plant: PlantModel, inputs: Sequence[str]) -> list | None:
     numeric readings (meter index, time in ns UTC, value in the meter's unit), production-context
     changes and the inputs it refused with their reason. A source maps the plant's own naming to
     meters with the meter's ``influx``/``mqtt``/``opcua``/``csv`` mapping, and never raises on
-    bad input: it counts and returns it as a rejection. Return ``None`` or ``[]`` for inputs that
+    bad input: it counts and returns it as a rejection. A source may also offer ``size_bytes``
+    (total, or ``None``) and ``bytes_read`` for a progress bar. Return ``None`` or ``[]`` for inputs that
     are not yours; an input that no plugin claims is an error.
     """
 

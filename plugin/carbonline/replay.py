@@ -8,6 +8,7 @@ file is treated exactly as a late reading would be live.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,9 @@ def open_sources(plant: PlantModel, inputs: Sequence[str], pm: pluggy.PluginMana
     sources = [s for answer in pm.hook.carbonline_sources(plant=plant, inputs=inputs)
                for s in answer or []]
     claimed = {s.name for s in sources}
+    absent = [i for i in inputs if i not in claimed and i != "-" and not os.path.exists(i)]
+    if absent:
+        raise UnclaimedError(f"no such file: {', '.join(absent)}")
     missing = [i for i in inputs if i not in claimed]
     if missing:
         raise UnclaimedError(f"no source plugin can read: {', '.join(missing)} "
@@ -66,7 +70,7 @@ def replay(
     sources = open_sources(plant, inputs, pm)
     sinks = open_sinks(plant, outputs, pm)
     engine = Engine(plant, pm)
-    total = sum(s.size_bytes or 0 for s in sources) or None
+    total = sum(getattr(s, "size_bytes", None) or 0 for s in sources) or None
     done = 0
     written = 0
 
@@ -81,8 +85,8 @@ def replay(
             for batch in source.read():
                 emit(engine.ingest(batch))
                 if progress is not None:
-                    progress(done + source.bytes_read, total)
-            done += source.size_bytes or 0
+                    progress(done + getattr(source, "bytes_read", 0), total)
+            done += getattr(source, "size_bytes", None) or 0
         emit(engine.flush())
     finally:
         for sink in sinks:
