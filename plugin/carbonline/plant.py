@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import COUNTER_ROLES, Meter, PlantConfig
+from .config import Meter, PlantConfig
 from .records import NS_PER_S
 
 #: Role codes used in the engine's arrays, in the order of :data:`ROLE_CODES`.
@@ -57,9 +57,6 @@ class PlantModel:
     @property
     def site(self) -> str:
         return self.config.site.name
-
-    def is_counter(self, meter: int) -> bool:
-        return ROLE_CODES[self.role[meter]] in COUNTER_ROLES
 
 
 def build_plant(config: PlantConfig) -> PlantModel:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..config import COUNTER_ROLES
 from ..plant import ROLE, PlantModel
 from ..records import NS_PER_S, Reason, Rejection
 
@@ -30,11 +31,7 @@ log = logging.getLogger(__name__)
 NS_PER_H = 3600 * NS_PER_S
 NO_TIME = np.iinfo(np.int64).min
 
-_COUNTERS = np.array(
-    [ROLE[r] for r in ("energy_counter", "fuel_counter", "units_counter", "total_counter",
-                       "scrap_counter")],
-    dtype=np.int8,
-)
+_COUNTERS = np.array(sorted(ROLE[r] for r in COUNTER_ROLES), dtype=np.int8)
 
 
 @dataclass
