@@ -313,8 +313,9 @@ class Engine:
         horizon = self._final_bin - self.horizon_bins
         self._cells = [c for c in self._cells if len(c.bin) and c.bin[-1] >= horizon]
         self.book.prune(horizon * self.res)
-        cutoff = horizon * self.res
-        self.state.interval_seen = {k for k in self.state.interval_seen if k[1] >= cutoff}
+        if self.state.interval_seen:  # only plants with interval meters keep these
+            cutoff = horizon * self.res
+            self.state.interval_seen = {k for k in self.state.interval_seen if k[1] >= cutoff}
 
     # --- factors ---------------------------------------------------------------------------
 
