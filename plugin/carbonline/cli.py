@@ -102,6 +102,8 @@ def demo(hours: float, seed: int, pace: float | None) -> None:
 
     plant = _load(str(PLANT_TOML))
     console = Console()
+    if not console.is_terminal:  # piped or logged: don't squeeze the table into 80 columns
+        console = Console(width=110)
     pace = (0.05 if console.is_terminal else 0.0) if pace is None else pace
     engine = Engine(plant)
     table = IntensityTable()
