@@ -65,5 +65,7 @@ def carbonline_sinks(plant: PlantModel, outputs: Sequence[str]) -> list | None:
     Every plugin is asked and all answers are used. A sink has ``write(rows)`` taking a list of
     :class:`carbonline.records.IntensityRow` / :class:`carbonline.records.MachineRow` (a row
     with a higher ``revision`` replaces the earlier one with the same time and tags) and
-    ``close()``. An output no plugin claims is an error.
+    ``close()``; :class:`carbonline.records.FactorRow` values (the grid factor of each closed
+    15-minute window, with provenance) arrive in the same lists. An output no plugin claims is
+    an error.
     """

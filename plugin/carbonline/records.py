@@ -149,7 +149,7 @@ class MachineRow:
         return self.energy_kwh / self.good_units if self.good_units > 0 else None
 
 
-Row = IntensityRow | MachineRow
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,3 +182,17 @@ class FactorSeries:
         """The factor in force at each of ``times`` (ns), kg CO₂e/kWh."""
         index = np.searchsorted(self.starts, times, side="right") - 1
         return self.kg_per_kwh[np.clip(index, 0, None)]
+
+
+@dataclass(slots=True)
+class FactorRow:
+    """One ``carbon_factor`` point: the grid factor in force at a ``15m`` window's start, for one
+    basis, with the provenance of the value (design brief §3)."""
+
+    zone: str
+    start: int
+    kg_per_kwh: float
+    provenance: Provenance
+
+
+Row = IntensityRow | MachineRow | FactorRow

@@ -36,6 +36,7 @@ from ..plugins import get_manager
 from ..records import (
     NS_PER_S,
     ContextEvent,
+    FactorRow,
     FactorSeries,
     Reason,
     ReadingBatch,
@@ -106,7 +107,7 @@ class Engine:
         self.timelines = ContextTimelines(len(plant.lines))
         self.calculator = Calculator(plant)
         self.book = WindowBook(plant, self.timelines, self.res, self._factor_at,
-                               self.calculator.coverage_meters_per_line)
+                               self._factor_rows, self.calculator.coverage_meters_per_line)
         self._buffer = empty_readings()
         self._context: list[ContextEvent] = []
         self._open: list[Pieces] = []
@@ -339,6 +340,15 @@ class Engine:
 
     def _factor_at(self, t: int) -> float:
         return float(self._series("location", t, t).at(np.array([t]))[0])
+
+    def _factor_rows(self, t: int) -> list[FactorRow]:
+        """The location- and market-based factors in force at ``t``, with their provenance."""
+        rows = []
+        for basis in ("location", "market"):
+            series = self._series(basis, t, t)
+            rows.append(FactorRow(series.zone, t, float(series.at(np.array([t]))[0]),
+                                  series.provenance))
+        return rows
 
 
 def _aggregate(pieces: Pieces, n_meters: int) -> Cells:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..plant import UNMETERED, PlantModel
-from ..records import IntensityRow, MachineRow, Row, Window
+from ..records import FactorRow, IntensityRow, MachineRow, Row, Window
 from .calculator import LINE_COLUMNS, BinResults
 from .calendar import OFF, Segments, SiteCalendar
 from .context import ContextTimelines
@@ -25,6 +25,7 @@ ORDER = "order"
 SHIFT = "shift"
 DAY = "day"
 ALL_SHIFTS = "all"
+FACTOR_WINDOW = "15m"  # carbon_factor points are written per 15-minute window
 _COVERED = LINE_COLUMNS.index("covered_ns")
 _UNITS = LINE_COLUMNS.index("good_units")
 
@@ -57,12 +58,14 @@ class WindowBook:
         timelines: ContextTimelines,
         resolution_ns: int,
         factor_at: Callable[[int], float],
+        factor_rows: Callable[[int], list[FactorRow]],
         n_coverage_meters: np.ndarray,
     ) -> None:
         self.plant = plant
         self.timelines = timelines
         self.res = resolution_ns
         self.factor_at = factor_at
+        self.factor_rows = factor_rows
         self.n_cov = n_coverage_meters
         self.calendar = SiteCalendar(plant.config.shifts, plant.config.site.timezone)
         self.fixed = {name: s * 1_000_000_000 for name, s in plant.config.window_sizes.items()}
@@ -208,6 +211,11 @@ class WindowBook:
             order_key = (agg.end, rank[agg.kind], agg.start, agg.machine >= 0, agg.line, agg.sku,
                          agg.machine)
             rows.append((order_key, self._row(agg, values)))
+        # the grid factor of every newly closed 15-minute window, after that window's rows
+        for start, end in sorted({(agg.start, agg.end) for agg in map(self.closed.get, closing)
+                                  if agg.kind == FACTOR_WINDOW}):
+            for i, row in enumerate(self.factor_rows(start)):
+                rows.append(((end, rank[FACTOR_WINDOW], start, 2, i, 0, 0), row))
         rows.sort(key=lambda pair: pair[0])
         return [row for _, row in rows]
 

@@ -9,7 +9,10 @@ brief §3 (the README's series table):
   fixed, shift or day window, stamped at the window start;
 - ``carbon_order``, tags ``site,line,sku,order_id``: an :class:`IntensityRow` whose window kind
   is ``order``, stamped at the order start, with ``end_time`` (RFC 3339, UTC) as a field;
-- ``carbon_machine``, tags ``site,line,machine,sku,window``: a :class:`MachineRow`.
+- ``carbon_machine``, tags ``site,line,machine,sku,window``: a :class:`MachineRow`;
+- ``carbon_factor``, tags ``zone,provider,basis,type``: a :class:`FactorRow`, the grid factor
+  (kg CO₂e/kWh) in force at a 15-minute window's start with its ``dataset``, ``year`` and
+  ``estimated`` flag.
 
 Energies are in kWh, emissions in kg CO₂e, ``coverage_pct`` in percent. ``co2e_per_unit_kg``,
 ``carbon_efficiency_units_per_kg`` and ``energy_per_unit_kwh`` are left out when undefined (no
@@ -37,7 +40,7 @@ from influxdb_client import Point
 
 from ..plant import PlantModel
 from ..plugins import hookimpl
-from ..records import NS_PER_S, IntensityRow, MachineRow, Row
+from ..records import NS_PER_S, FactorRow, IntensityRow, MachineRow, Row
 
 #: Write buffer of a file output, characters.
 BUFFER = 1 << 20
@@ -75,6 +78,8 @@ class LineProtocolSink:
 
 def to_line_protocol(row: Row) -> str:
     """One row as one line of line protocol, without the newline."""
+    if isinstance(row, FactorRow):  # two per 15 minutes: Point itself is fast enough
+        return _factor_point(row).to_line_protocol()
     if isinstance(row, MachineRow):
         key = ("carbon_machine", row.site, row.line, row.machine, row.sku, row.window.kind)
         fields = {  # in name order, as Point writes them; None = left out
@@ -109,6 +114,20 @@ def to_line_protocol(row: Row) -> str:
         }
     text = ",".join([f"{name}={value}" for name, value in fields.items() if value is not None])
     return f"{_series(key)}{text} {int(row.window.start)}"
+
+
+def _factor_point(row: FactorRow) -> Point:
+    """``carbon_factor``: the factor in force and where it comes from (design brief §3)."""
+    source = row.provenance
+    point = (
+        Point("carbon_factor").tag("zone", row.zone).tag("provider", source.provider)
+        .tag("basis", source.basis).tag("type", source.type)
+        .field("kg_per_kwh", float(row.kg_per_kwh)).field("dataset", source.dataset)
+        .field("estimated", source.estimated).time(int(row.start))
+    )
+    if source.year is not None:
+        point.field("year", int(source.year))
+    return point
 
 
 #: Each measurement's tags, in the order a series key (below) lists their values.
