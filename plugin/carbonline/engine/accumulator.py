@@ -197,8 +197,8 @@ class Engine:
             pieces = self._revise(pieces)
         self._open.append(pieces)
         if everything:
-            pending = Pieces.concat(self._open)
-            newest = int(pending.bin.max()) + 1 if len(pending) else self._final_bin
+            newest = max((int(p.bin.max()) + 1 for p in self._open if len(p)),
+                         default=self._final_bin)
             final_bin = max(self._final_bin, newest)
         else:
             final_bin = self._frontier(watermark) // self.res

@@ -86,17 +86,23 @@ class WindowBook:
 
     def add(self, results: BinResults, sign: float = 1.0) -> None:
         """Add (or, with ``sign=-1``, take away) bin results from every window they fall in."""
+        every_bin = np.concatenate([results.line_keys[:, 0], results.machine_keys[:, 0]])
+        if not len(every_bin):
+            return
+        first, last = int(every_bin.min()) * self.res, int(every_bin.max()) * self.res + self.res
+        calendar = (self._shift_segments(first, last), self.calendar.days(first, last))
         if len(results.line_keys):
-            self._add_rows(results.line_keys[:, 0], results.line_keys[:, 1],
-                           np.full(len(results.line_keys), -1), sign * results.line_values,
-                           self.kinds)
+            lk = results.line_keys
+            self._add_rows(lk[:, 0], lk[:, 1], np.full(len(lk), -1), sign * results.line_values,
+                           self.kinds, calendar)
         if len(results.machine_keys):
             mk = results.machine_keys
             self._add_rows(mk[:, 0], mk[:, 1], mk[:, 2], sign * results.machine_values,
-                           self.machine_kinds)
+                           self.machine_kinds, calendar)
 
     def _add_rows(self, bins: np.ndarray, lines: np.ndarray, machines: np.ndarray,
-                  values: np.ndarray, kinds: list[str]) -> None:
+                  values: np.ndarray, kinds: list[str],
+                  calendar: tuple[Segments, Segments]) -> None:
         sku = np.zeros(len(bins), np.int64)
         order = np.zeros(len(bins), np.int64)
         run = np.zeros(len(bins), np.int64)
@@ -105,8 +111,7 @@ class WindowBook:
             sku[mask] = self.timelines.sku_at(int(line), bins[mask])
             order[mask], run[mask] = self.timelines.order_run_at(int(line), bins[mask])
         times = bins * self.res
-        shifts = self._shift_segments(int(times.min()), int(times.max()) + self.res)
-        days = self.calendar.days(int(times.min()), int(times.max()) + self.res)
+        shifts, days = calendar
         for kind in kinds:
             if kind in self.fixed:
                 size = self.fixed[kind]
