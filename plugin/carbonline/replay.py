@@ -83,7 +83,8 @@ def replay(
     try:
         for source in sources:
             for batch in source.read():
-                emit(engine.ingest(batch))
+                for rows in engine.ingest_steps(batch):  # a day of rows at a time
+                    emit(rows)
                 if progress is not None:
                     progress(done + getattr(source, "bytes_read", 0), total)
             done += getattr(source, "size_bytes", None) or 0

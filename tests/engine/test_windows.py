@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from carbonline.engine.accumulator import Engine
 from carbonline.records import NS_PER_S, MachineRow
 
 from .conftest import T0, batch, minute, pick, plant_of, run
@@ -112,3 +113,14 @@ def test_days_off_are_off_shift():
     )
     rows, _ = run(plant, batch(plant, constant_run(8 * 60)))  # Monday 00:00–08:00 UTC
     assert {r.shift for r in pick(rows, "shift")} == {"off"}
+
+
+def test_a_long_batch_is_closed_a_day_at_a_time():
+    plant = plant_of(CONSTANT_LINE)
+    three_days = batch(plant, constant_run(3 * 24 * 60))
+    steps = [rows for rows in Engine(plant).ingest_steps(three_days)]
+    assert len(steps) >= 3  # a day of event time per step, so memory stays bounded
+    assert [r for rows in steps for r in rows] == Engine(plant).ingest(three_days)
+    for rows in steps:
+        starts = [r.window.start for r in rows if hasattr(r, "window")]
+        assert not starts or max(starts) - min(starts) <= 2 * 24 * 3600 * NS_PER_S

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 _FAR_FUTURE = np.iinfo(np.int64).max // 2
 _CONTEXT = (ROLE["sku"], ROLE["order"])
+_STEP_NS = 86400 * NS_PER_S  # the largest watermark step one ingest takes at a time
 _MAX_DENSE = 4_000_000  # bins × (machines + lines) per calculator call, bounds memory
 _LOGGED_PER_REASON = 20
 
@@ -113,6 +114,7 @@ class Engine:
         self._open: list[Pieces] = []
         self._cells: list[Cells] = []
         self._max_time = NO_TIME
+        self._watermark = NO_TIME
         self._final_bin = NO_TIME  # bins below this are finalised
         self._factors: dict[str, FactorSeries] = {}
         self._factor_span = (0, 0)
@@ -121,6 +123,15 @@ class Engine:
 
     def ingest(self, batch: ReadingBatch) -> list[Row]:
         """Take a batch; return the rows of every window that closed or was revised."""
+        return [row for rows in self.ingest_steps(batch) for row in rows]
+
+    def ingest_steps(self, batch: ReadingBatch) -> Iterator[list[Row]]:
+        """Take a batch; yield the rows it closes a day of event time at a time.
+
+        A batch spanning months (a file replay) advances a day at a time, so only about a day
+        of windows is open and only a day of rows is held at once; the rows are the same as for
+        the same readings arriving day by day.
+        """
         for rejection in batch.rejections:
             self.stats.reject(rejection)
         readings = self._check(batch.readings)
@@ -129,8 +140,13 @@ class Engine:
         if len(readings):
             self._max_time = max(self._max_time, int(readings["time"].max()))
         if self._max_time == NO_TIME:
-            return []
-        return self._advance(self._max_time - self.lateness)
+            return
+        target = self._max_time - self.lateness
+        step = self._watermark if self._watermark != NO_TIME else int(self._buffer["time"].min())
+        while step + _STEP_NS < target:
+            step += _STEP_NS
+            yield self._advance(step)
+        yield self._advance(target)
 
     def flush(self) -> list[Row]:
         """End of input: release everything held and close every window."""
@@ -186,6 +202,7 @@ class Engine:
     # --- event time ------------------------------------------------------------------------
 
     def _advance(self, watermark: int, everything: bool = False) -> list[Row]:
+        self._watermark = max(self._watermark, watermark)
         released = self._release(watermark)
         self._apply_context(watermark)
         increments, rejections = to_increments(released, self.plant, self.state)
