@@ -108,9 +108,11 @@ class Calculator:
                 served_by = [a.machine for a in self.allocations if li in a.lines]
                 meters = np.flatnonzero(metered & np.isin(plant.machine, served_by))
             pairs.extend((int(m), li) for m in meters)
-        self.coverage_meter = np.array([p[0] for p in pairs], dtype=np.int64)
-        self.coverage_line = np.array([p[1] for p in pairs], dtype=np.int64)
-        self.coverage_meters_per_line = np.bincount(self.coverage_line, minlength=self.n_lines)
+        cover_meter = np.array([p[0] for p in pairs], dtype=np.int64)
+        cover_line = np.array([p[1] for p in pairs], dtype=np.int64)
+        self.coverage_meters_per_line = np.bincount(cover_line, minlength=self.n_lines)
+        self.counts_for_line = np.zeros((len(plant.meters), self.n_lines), bool)  # meter × line
+        self.counts_for_line[cover_meter, cover_line] = True
 
     def compute(self, cells: Cells, ef_location: np.ndarray, ef_market: np.ndarray) -> BinResults:
         """Results for the bins present in ``cells``; ``ef_*`` are kg CO₂e/kWh per unique bin."""
@@ -138,12 +140,9 @@ class Calculator:
             sign[role == code] = s
         units = dense(sign != 0, plant.line[cells.meter], self.n_lines, cells.amount * sign)
         covered = np.zeros((nb, self.n_lines))
-        if len(self.coverage_meter):
-            lookup = np.full((len(plant.meters), self.n_lines), False)
-            lookup[self.coverage_meter, self.coverage_line] = True
-            for li in range(self.n_lines):
-                mask = lookup[cells.meter, li]
-                np.add.at(covered[:, li], pos[mask], cells.covered_ns[mask].astype(float))
+        for li in range(self.n_lines):
+            mask = self.counts_for_line[cells.meter, li]
+            np.add.at(covered[:, li], pos[mask], cells.covered_ns[mask].astype(float))
 
         # own machines belong to their line with share 1; shared ones and the unmetered
         # remainder are allocated per bin by their key
@@ -193,7 +192,10 @@ class Calculator:
             values[order],
         )
 
-    def _own_machine_rows(self, bins, elec, fuel_kwh, scope1, ef_location, own):
+    def _own_machine_rows(
+        self, bins: np.ndarray, elec: np.ndarray, fuel_kwh: np.ndarray, scope1: np.ndarray,
+        ef_location: np.ndarray, own: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(bin, line, machine) rows for machines that belong to one line."""
         b_ix, m_ix = np.nonzero(((elec != 0) | (fuel_kwh != 0) | (scope1 != 0)) & own[None, :])
         energy = elec[b_ix, m_ix] + fuel_kwh[b_ix, m_ix]
@@ -201,7 +203,10 @@ class Calculator:
         keys = np.stack([bins[b_ix], self.plant.machine_line[m_ix], m_ix], axis=1).astype(np.int64)
         return keys, np.stack([energy, co2e, energy], axis=1)
 
-    def _allocated_rows(self, bins, alloc, weights, e, f, s1, ef_location):
+    def _allocated_rows(
+        self, bins: np.ndarray, alloc: _Allocation, weights: np.ndarray, e: np.ndarray,
+        f: np.ndarray, s1: np.ndarray, ef_location: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(bin, line, machine) rows for a shared machine or the unmetered remainder."""
         b_ix, k_ix = np.nonzero(((e != 0) | (f != 0) | (s1 != 0))[:, None] & (weights > 0))
         w = weights[b_ix, k_ix]
