@@ -87,3 +87,20 @@ def test_version_and_help():
     for command in ([], ["replay"], ["demo"], ["check-config"]):
         result = runner.invoke(main, [*command, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_factors_shows_value_and_provenance():
+    from carbonline.factors.tables import GridFactorTable
+
+    row = GridFactorTable.shipped().factor("DE")
+    result = CliRunner().invoke(main, ["factors", "--zone", "DE", "--at", "2026-06-01T12:00Z"])
+    assert result.exit_code == 0, result.output
+    assert f"{row.kg_per_kwh} kg CO₂e/kWh" in result.output
+    assert row.dataset in result.output and "CC BY 4.0" in result.output
+    assert "older than asked: estimated" in result.output  # a 2023 value asked for 2026
+    market = CliRunner().invoke(main, ["factors", "--zone", "DE", "--basis", "market"])
+    assert "grid average stands in" in market.output
+    listing = CliRunner().invoke(main, ["factors", "--list"])
+    assert "SE-SE3" in listing.output and "US-TX" in listing.output
+    bad = CliRunner().invoke(main, ["factors", "--zone", "DEU"])
+    assert bad.exit_code != 0 and "write 'DE'" in bad.output

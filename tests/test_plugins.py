@@ -25,7 +25,7 @@ from carbonline.records import NS_PER_S
 
 FIXTURE = Path(__file__).parent / "fixtures" / "thirdparty_plugin"
 #: What the fixture plugin answers for its zone (see fixtures/thirdparty_plugin).
-PLUGIN_ZONE = "XX-TEST"
+PLUGIN_ZONE = "GL"
 PLUGIN_VALUE = 0.123456
 PLUGIN_ENTRY_POINT = "constant_zone"
 PLUGIN_MODULE = "carbonline_test_plugin"

@@ -121,6 +121,43 @@ def demo(hours: float, seed: int, pace: float | None) -> None:
     _print_stats(engine.stats)
 
 
+@main.command("factors")
+@click.option("--zone", help="Grid zone: DE, US-TX, SE-SE3 …")
+@click.option("--at", "at", default=None, help="ISO 8601 time (default: now).")
+@click.option("--basis", type=click.Choice(["location", "market"]), default="location",
+              show_default=True, help="Scope 2 method.")
+@click.option("--list", "list_zones", is_flag=True, help="List the shipped zones and datasets.")
+def factors(zone: str | None, at: str | None, basis: str, list_zones: bool) -> None:
+    """Show a zone's grid factor from the shipped tables, with its provenance."""
+    from .factors.tables import GridFactorTable, zone_problem
+
+    table = GridFactorTable.shipped()
+    if list_zones:
+        for row in sorted(table, key=lambda r: (r.zone, r.dataset)):
+            flags = f"  [{'; '.join(row.flags)}]" if row.flags else ""
+            click.echo(f"{row.zone:8} {row.kg_per_kwh:8.5f} kg/kWh  {row.year}  {row.type:9} "
+                       f"{row.dataset}{flags}")
+        click.echo(f"{len(table)} rows; datasets: {', '.join(table.datasets())}")
+        return
+    if zone is None:
+        raise click.UsageError("give --zone ZONE or --list")
+    problem = zone_problem(zone)
+    row = None if problem else table.factor(zone)
+    if row is None:
+        raise click.ClickException(problem or f"no shipped grid factor for zone {zone!r}")
+    moment = datetime.fromisoformat(at.replace("Z", "+00:00")) if at else datetime.now(timezone.utc)
+    click.echo(f"{zone} {basis}-based at {moment.isoformat()}: {row.kg_per_kwh} kg CO₂e/kWh")
+    click.echo(f"  dataset  {row.dataset} ({row.year}{', older than asked: estimated' if row.year < moment.year else ''})")
+    click.echo(f"  source   {row.source}")
+    click.echo(f"  licence  {row.licence}")
+    click.echo(f"  type     {row.type}, {row.gases}")
+    if row.flags:
+        click.echo(f"  flags    {'; '.join(row.flags)}")
+    if basis == "market":
+        click.echo("  market   no contractual instrument configured: the grid average stands in "
+                   "(GHG Protocol Scope 2 Guidance), estimated")
+
+
 def _print_stats(stats: EngineStats) -> None:
     err.print(f"{stats.accepted:,} readings accepted, {stats.context_changes} context changes")
     if stats.rejected:

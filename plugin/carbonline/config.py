@@ -32,6 +32,8 @@ from pydantic import (
     model_validator,
 )
 
+from .factors.tables import GridFactorTable, check_zone
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
@@ -207,7 +209,8 @@ def _check_timezone(name: str) -> str:
 class Site(_Strict):
     name: str
     timezone: Annotated[str, BeforeValidator(_check_timezone)] = "UTC"
-    grid_zone: str = Field(description="ISO 3166-1 alpha-2, US-XX or a bidding zone (SE-SE3)")
+    grid_zone: Annotated[str, BeforeValidator(check_zone)] = Field(
+        description="ISO 3166-1 alpha-2, US-XX or a bidding zone (SE-SE3)")
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -303,7 +306,8 @@ class Fuel(_Strict):
 
 
 class Factors(_Strict):
-    """Grid emission factors, kg CO₂e/kWh: a constant, or an hour-of-day profile (site-local).
+    """Grid emission factors, kg CO₂e/kWh: a constant, an hour-of-day profile (site-local), or
+    neither — then the shipped annual table's value for the site's grid zone.
 
     ``profile`` has 24 values (every day) or 7 rows of 24 (Monday first). ``market_kg_per_kwh``
     is the market-based Scope 2 factor; without it the location-based value is used, as the
@@ -317,8 +321,8 @@ class Factors(_Strict):
 
     @model_validator(mode="after")
     def _one_of(self) -> Factors:
-        if (self.grid_kg_per_kwh is None) == (self.profile is None):
-            raise ValueError("give exactly one of 'grid_kg_per_kwh' or 'profile'")
+        if self.grid_kg_per_kwh is not None and self.profile is not None:
+            raise ValueError("give one of 'grid_kg_per_kwh' or 'profile', not both")
         if self.profile is not None:
             rows = self.profile if isinstance(self.profile[0], list) else [self.profile]
             if len(rows) not in (1, 7) or any(len(r) != 24 for r in rows):
@@ -388,7 +392,7 @@ class PlantConfig(_Strict):
 
     site: Site
     engine: Engine = Field(default_factory=Engine)
-    factors: Factors
+    factors: Factors = Field(default_factory=Factors)
     shifts: ShiftCalendar = Field(default_factory=ShiftCalendar)
     lines: list[Line]
     machines: list[Machine]
@@ -438,6 +442,12 @@ class PlantConfig(_Strict):
                         f"meters[{i}].unit: {meter.unit!r} differs from fuel "
                         f"{meter.fuel!r} unit {self.fuels[meter.fuel].unit!r}"
                     )
+        f = self.factors
+        if f.grid_kg_per_kwh is None and f.profile is None and \
+                GridFactorTable.shipped().factor(self.site.grid_zone) is None:
+            errors.append(
+                f"factors: no shipped grid factor for zone {self.site.grid_zone!r}; give "
+                "[factors] grid_kg_per_kwh or profile (`carbonline factors --list` shows zones)")
         if self.main_meter is not None:
             meter = next((m for m in self.meters if m.id == self.main_meter.meter), None)
             if meter is None:

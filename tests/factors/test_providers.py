@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from carbonline.config import parse_config
+from carbonline.config import ConfigError, parse_config
 from carbonline.factors.providers import carbonline_emission_factors
 from carbonline.plant import PlantModel, build_plant
 from carbonline.records import NS_PER_S, FactorSeries
@@ -200,3 +200,33 @@ def test_profile_provenance_names_the_configured_source() -> None:
     assert series.provenance.provider == "profile"
     assert series.provenance.dataset == "my TSO 2025 hourly mean"
     assert series.provenance.basis == "location"
+
+
+def test_without_a_configured_factor_the_shipped_table_answers():
+    from carbonline.factors.tables import GridFactorTable
+
+    plant = build_plant(parse_config({
+        "site": {"name": "t", "grid_zone": "DE"},
+        "lines": [{"id": "l1"}], "machines": [{"id": "m", "line": "l1"}],
+        "meters": [{"id": "p", "role": "power", "machine": "m", "unit": "kW"}],
+    }))
+    row = GridFactorTable.shipped().factor("DE")
+    asked = int(datetime(2026, 6, 1, 12, tzinfo=timezone.utc).timestamp()) * NS_PER_S
+    series = carbonline_emission_factors(plant, "DE", asked, asked + 3600 * NS_PER_S, "location")
+    assert float(series.at(np.array([asked]))[0]) == row.kg_per_kwh
+    source = series.provenance
+    assert (source.provider, source.dataset, source.year) == ("table", row.dataset, row.year)
+    assert source.type == "lifecycle"  # OWID/Ember intensity is a lifecycle figure
+    assert source.estimated  # a 2023 value used for 2026 is flagged, with its year kept
+
+
+def test_zones_are_checked_at_load():
+    base = {"lines": [{"id": "l1"}], "machines": [{"id": "m", "line": "l1"}],
+            "meters": [{"id": "p", "role": "power", "machine": "m", "unit": "kW"}]}
+    with pytest.raises(ConfigError, match="site.grid_zone: 'DEU' looks like an ISO alpha-3 code.*write 'DE'"):
+        parse_config({"site": {"name": "t", "grid_zone": "DEU"}, **base})
+    with pytest.raises(ConfigError, match="no shipped grid factor for zone 'AQ'"):
+        parse_config({"site": {"name": "t", "grid_zone": "AQ"}, **base})
+    # with its own factor, a zone the tables do not cover is fine
+    parse_config({"site": {"name": "t", "grid_zone": "AQ"},
+                  "factors": {"grid_kg_per_kwh": 0.2}, **base})

@@ -1,13 +1,16 @@
-"""Built-in grid factor providers: a configured constant, or an hour-of-day profile.
+"""Built-in grid factor providers: a configured constant, an hour-of-day profile, or the
+shipped annual table for the site's grid zone.
 
-Both answer the ``carbonline_emission_factors`` hook like any third-party provider would. The
+They answer the ``carbonline_emission_factors`` hook like any third-party provider would. The
 profile is written in site-local time (24 values, or 7 rows of 24 from Monday), so its steps are
-placed with the site's zone and follow DST changes.
+placed with the site's zone and follow DST changes. A table value from a year before the asked
+time is used with its year in the provenance and marked ``estimated``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -15,6 +18,7 @@ import numpy as np
 from ..plant import PlantModel
 from ..plugins import hookimpl
 from ..records import NS_PER_S, FactorSeries, Provenance
+from .tables import GridFactorTable
 
 STEP_NS = 15 * 60 * NS_PER_S  # fine enough for every UTC offset in use (:30 and :45 zones)
 
@@ -47,7 +51,18 @@ def carbonline_emission_factors(
         )
     if factors.grid_kg_per_kwh is not None:
         return _constant(zone, start, factors.grid_kg_per_kwh, "location", factors.source)
-    return _profile(plant, zone, start, end)
+    if factors.profile is not None:
+        return _profile(plant, zone, start, end)
+    row = _shipped().factor(zone)
+    if row is None:
+        return None
+    asked_year = datetime.fromtimestamp(start // NS_PER_S, ZoneInfo("UTC")).year
+    return row.series(start, estimated=row.year < asked_year)
+
+
+@cache
+def _shipped() -> GridFactorTable:
+    return GridFactorTable.shipped()
 
 
 def _constant(zone: str, start: int, value: float, basis: str, source: str) -> FactorSeries:
