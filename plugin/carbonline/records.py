@@ -159,7 +159,7 @@ class Provenance:
     provider: str  # the plugin that answered, e.g. "constant", "profile"
     dataset: str  # document or dataset name and version
     basis: str = "location"  # "location" or "market" (GHG Protocol Scope 2 methods)
-    type: str = "direct"  # "direct", "lifecycle" or "marginal"
+    type: str = "direct"  # "direct", "lifecycle", "marginal", or "unknown" when a source is silent
     year: int | None = None
     licence: str = ""
     estimated: bool = False
