@@ -462,3 +462,11 @@ def test_shipped_configs_pass_check_config(shipped: str) -> None:
     result = CliRunner().invoke(main, ["check-config", str(path)])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"{path}: OK — site ")
+
+
+def test_a_fuel_without_factors_must_be_an_ipcc_fuel() -> None:
+    doc = base()
+    doc["fuels"] = {"wood_chips": {"unit": "kg"}}
+    message = error_of(doc)
+    assert message.startswith("plant.toml: fuels.wood_chips: give ncv_kwh_per_unit and "
+                              "co2e_kg_per_unit, or name an IPCC fuel: unknown fuel 'wood_chips'")

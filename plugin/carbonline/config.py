@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from .factors.fuels import unit_factors
 from .factors.tables import GridFactorTable, check_zone
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)\s*$")
@@ -298,11 +299,25 @@ class MainMeter(_Shared):
 
 
 class Fuel(_Strict):
-    """A Scope 1 fuel as metered: its unit, net calorific value and emission factor."""
+    """A Scope 1 fuel as metered: its unit, net calorific value and emission factor.
+
+    Either value left out is taken from the IPCC 2006 defaults for the fuel named by the
+    ``[fuels.<name>]`` key (natural_gas, diesel, lpg, fuel_oil …; see
+    :mod:`carbonline.factors.fuels`) with the ``[factors] gwp`` set.
+    """
 
     unit: Literal["m3", "L", "kg", "kWh"]
-    ncv_kwh_per_unit: float = Field(gt=0, description="net calorific value, kWh per fuel unit")
-    co2e_kg_per_unit: float = Field(ge=0, description="kg CO₂e per fuel unit")
+    ncv_kwh_per_unit: float | None = Field(
+        None, gt=0, description="net calorific value, kWh per fuel unit")
+    co2e_kg_per_unit: float | None = Field(None, ge=0, description="kg CO₂e per fuel unit")
+
+    def factors(self, name: str, gwp: str) -> tuple[float, float]:
+        """(kWh, kg CO₂e) per metered unit: as configured, else the IPCC 2006 defaults."""
+        if self.ncv_kwh_per_unit is not None and self.co2e_kg_per_unit is not None:
+            return self.ncv_kwh_per_unit, self.co2e_kg_per_unit
+        default = unit_factors(name, self.unit, gwp)
+        return (self.ncv_kwh_per_unit or default.energy_kwh,
+                default.co2e_kg if self.co2e_kg_per_unit is None else self.co2e_kg_per_unit)
 
 
 class Factors(_Strict):
@@ -318,6 +333,7 @@ class Factors(_Strict):
     profile: list[float] | list[list[float]] | None = None
     market_kg_per_kwh: float | None = Field(None, ge=0)
     source: str = Field("configured", description="where the figure comes from, for provenance")
+    gwp: Literal["AR5", "AR6"] = Field("AR6", description="GWP100 set for CH₄ and N₂O of fuels")
 
     @model_validator(mode="after")
     def _one_of(self) -> Factors:
@@ -442,6 +458,12 @@ class PlantConfig(_Strict):
                         f"meters[{i}].unit: {meter.unit!r} differs from fuel "
                         f"{meter.fuel!r} unit {self.fuels[meter.fuel].unit!r}"
                     )
+        for name, fuel in self.fuels.items():
+            try:
+                fuel.factors(name, self.factors.gwp)
+            except ValueError as exc:
+                errors.append(f"fuels.{name}: give ncv_kwh_per_unit and co2e_kg_per_unit, or "
+                              f"name an IPCC fuel: {exc}")
         f = self.factors
         if f.grid_kg_per_kwh is None and f.profile is None and \
                 GridFactorTable.shipped().factor(self.site.grid_zone) is None:

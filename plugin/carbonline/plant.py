@@ -88,8 +88,7 @@ def build_plant(config: PlantConfig) -> PlantModel:
     fuel_co2e = np.zeros(n)
     for i, m in enumerate(meters):
         if m.fuel is not None:
-            fuel_ncv[i] = config.fuels[m.fuel].ncv_kwh_per_unit
-            fuel_co2e[i] = config.fuels[m.fuel].co2e_kg_per_unit
+            fuel_ncv[i], fuel_co2e[i] = config.fuels[m.fuel].factors(m.fuel, config.factors.gwp)
     meter_index = {m.id: i for i, m in enumerate(meters)}
     main = meter_index[config.main_meter.meter] if config.main_meter else -1
     return PlantModel(

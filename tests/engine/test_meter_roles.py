@@ -109,3 +109,24 @@ def test_total_minus_scrap_gives_good_units():
     (one,) = pick(rows, "1m")
     assert one.good_units == 100  # 110 made, 10 scrapped
     assert one.co2e_per_unit_kg == pytest.approx(1 * 0.5 / 100)  # 1 kWh × 0.5 / 100 units
+
+
+@pytest.mark.parametrize("gwp, kg_co2e", [
+    # IPCC 2006 defaults for natural gas: 0.735 kg/m³ (density), 48.0 MJ/kg NCV → 1,000 m³ is
+    # 735 kg = 35.28 GJ = 9,800 kWh; CO₂ 56,100 kg/TJ × 0.03528 TJ = 1,979.208 kg,
+    # CH₄ 1 kg/TJ → 0.03528 kg, N₂O 0.1 kg/TJ → 0.003528 kg.
+    # AR6: + 0.03528 × 27.0 + 0.003528 × 273 = 1,981.123704 kg
+    # AR5: + 0.03528 × 28 + 0.003528 × 265 = 1,981.13076 kg
+    ("AR6", 1981.123704), ("AR5", 1981.13076),
+])
+def test_natural_gas_in_m3_from_ipcc_defaults(gwp, kg_co2e):
+    plant = plant_of(
+        [{"id": "gas", "role": "fuel_counter", "machine": "m_l1", "fuel": "natural_gas",
+          "unit": "m3"}],
+        fuels={"natural_gas": {"unit": "m3"}},
+        factors={"grid_kg_per_kwh": 0.5, "gwp": gwp},
+    )
+    rows, _ = run(plant, batch(plant, [("gas", 0, 5000), ("gas", 60, 6000)]))
+    (one,) = pick(rows, "1m")
+    assert one.fuel_kwh == pytest.approx(9800)
+    assert one.scope1_co2e_kg == pytest.approx(kg_co2e, rel=1e-12)
