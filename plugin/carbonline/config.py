@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import time
+from datetime import datetime, time
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -320,13 +320,35 @@ class Fuel(_Strict):
                 default.co2e_kg if self.co2e_kg_per_unit is None else self.co2e_kg_per_unit)
 
 
+class Instrument(_Strict):
+    """An energy attribute certificate (GO, REC, I-REC) or a contract with a volume, valid over
+    ``[valid_from, valid_to)``: its volume is spread evenly over that time and, bin by bin,
+    covers the site's electricity at its own factor; what a bin does not use is not banked."""
+
+    name: str
+    valid_from: datetime
+    valid_to: datetime
+    mwh: float = Field(gt=0, description="volume, MWh")
+    kg_per_kwh: float = Field(0.0, ge=0, description="the instrument's factor (0: renewable)")
+
+    @model_validator(mode="after")
+    def _period(self) -> Instrument:
+        if self.valid_from.tzinfo is None or self.valid_to.tzinfo is None:
+            raise ValueError("give valid_from and valid_to with a UTC offset, e.g. "
+                             "2026-01-01T00:00:00+01:00")
+        if self.valid_to <= self.valid_from:
+            raise ValueError("valid_to must be after valid_from")
+        return self
+
+
 class Factors(_Strict):
     """Grid emission factors, kg CO₂e/kWh: a constant, an hour-of-day profile (site-local), or
     neither — then the shipped annual table's value for the site's grid zone.
 
-    ``profile`` has 24 values (every day) or 7 rows of 24 (Monday first). ``market_kg_per_kwh``
-    is the market-based Scope 2 factor; without it the location-based value is used, as the
-    GHG Protocol Scope 2 Guidance allows when no contractual instrument applies.
+    ``profile`` has 24 values (every day) or 7 rows of 24 (Monday first). Market-based Scope 2
+    follows the GHG Protocol Scope 2 Guidance hierarchy: ``instruments`` (certificates and
+    contracts) first, then ``market_kg_per_kwh`` (a supplier-specific or residual-mix factor)
+    for the rest; without it the grid average stands in, marked estimated.
     """
 
     grid_kg_per_kwh: float | None = Field(None, ge=0)
@@ -334,6 +356,7 @@ class Factors(_Strict):
     market_kg_per_kwh: float | None = Field(None, ge=0)
     source: str = Field("configured", description="where the figure comes from, for provenance")
     gwp: Literal["AR5", "AR6"] = Field("AR6", description="GWP100 set for CH₄ and N₂O of fuels")
+    instruments: list[Instrument] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_of(self) -> Factors:

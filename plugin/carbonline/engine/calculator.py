@@ -16,10 +16,12 @@ line, machine); windows are sums of these rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
 from ..plant import ROLE, PlantModel
+from ..records import NS_PER_S
 from .allocation import allocation_weights
 
 #: Columns of a line result: energies kWh, emissions kg CO₂e, units, coverage ns.
@@ -38,6 +40,10 @@ MACHINE_COLUMNS = ("energy_kwh", "co2e_kg", "machine_energy_kwh")
 
 _ELECTRIC = (ROLE["energy_counter"], ROLE["interval_energy"], ROLE["power"])
 _UNIT_SIGN = {ROLE["units_counter"]: 1.0, ROLE["total_counter"]: 1.0, ROLE["scrap_counter"]: -1.0}
+
+
+def _ns(moment: datetime) -> int:
+    return int(moment.timestamp()) * NS_PER_S
 
 
 @dataclass
@@ -76,6 +82,12 @@ class Calculator:
         self.plant = plant
         cfg = plant.config
         self.n_lines = len(plant.lines)
+        self.resolution_ns = int(cfg.engine.resolution) * NS_PER_S
+        self.instruments = [
+            (_ns(i.valid_from), _ns(i.valid_to),
+             i.mwh * 1000 / (_ns(i.valid_to) - _ns(i.valid_from)), i.kg_per_kwh)
+            for i in cfg.factors.instruments
+        ]
         self.n_machines = len(plant.machines)
         line_ix = {name: i for i, name in enumerate(plant.lines)}
         machine_ix = {name: i for i, name in enumerate(plant.machines)}
@@ -168,6 +180,7 @@ class Calculator:
             line_s1[:, alloc.lines] += s1[:, None] * weights
             blocks.append(self._allocated_rows(bins, alloc, weights, e, f, s1, ef_location))
 
+        ef_market = self._with_instruments(bins, line_elec.sum(axis=1), ef_market)
         line_values = np.stack(
             [
                 line_elec,
@@ -191,6 +204,26 @@ class Calculator:
             keys[order],
             values[order],
         )
+
+    def _with_instruments(self, bins: np.ndarray, site_kwh: np.ndarray,
+                          ef_market: np.ndarray) -> np.ndarray:
+        """The market-based factor per bin once certificates and contracts have covered what
+        their volume allows (spread evenly over their validity, in the order configured); the
+        rest of the bin's electricity keeps the supplier, residual-mix or grid factor."""
+        if not self.instruments:
+            return ef_market
+        start = bins * self.resolution_ns
+        remaining = np.clip(site_kwh, 0.0, None)
+        kg = np.zeros(len(bins))
+        for begin, end, kwh_per_ns, factor in self.instruments:
+            overlap = np.clip(np.minimum(start + self.resolution_ns, end) - np.maximum(start, begin),
+                              0, None)
+            covered = np.minimum(remaining, kwh_per_ns * overlap)
+            kg += covered * factor
+            remaining -= covered
+        kg += remaining * ef_market
+        total = np.clip(site_kwh, 0.0, None)
+        return np.where(total > 0, kg / np.where(total > 0, total, 1.0), ef_market)
 
     def _own_machine_rows(
         self, bins: np.ndarray, elec: np.ndarray, fuel_kwh: np.ndarray, scope1: np.ndarray,
