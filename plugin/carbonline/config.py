@@ -33,7 +33,7 @@ from pydantic import (
 )
 
 from .factors.fuels import unit_factors
-from .factors.tables import GridFactorTable, check_zone
+from .factors.tables import check_zone, grid_tables
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -357,6 +357,9 @@ class Factors(_Strict):
     source: str = Field("configured", description="where the figure comes from, for provenance")
     gwp: Literal["AR5", "AR6"] = Field("AR6", description="GWP100 set for CH₄ and N₂O of fuels")
     instruments: list[Instrument] = Field(default_factory=list)
+    tables_dir: str | None = Field(
+        None, description="a directory of the plant's own (newer) factor tables, *.csv in the "
+        "shipped tables' columns; they answer before the shipped ones")
 
     @model_validator(mode="after")
     def _one_of(self) -> Factors:
@@ -488,11 +491,17 @@ class PlantConfig(_Strict):
                 errors.append(f"fuels.{name}: give ncv_kwh_per_unit and co2e_kg_per_unit, or "
                               f"name an IPCC fuel: {exc}")
         f = self.factors
-        if f.grid_kg_per_kwh is None and f.profile is None and \
-                GridFactorTable.shipped().factor(self.site.grid_zone) is None:
-            errors.append(
-                f"factors: no shipped grid factor for zone {self.site.grid_zone!r}; give "
-                "[factors] grid_kg_per_kwh or profile (`carbonline factors --list` shows zones)")
+        if f.grid_kg_per_kwh is None and f.profile is None:
+            try:
+                row = grid_tables(f.tables_dir).factor(self.site.grid_zone)
+            except (OSError, ValueError) as exc:
+                errors.append(f"factors.tables_dir: {exc}")
+            else:
+                if row is None:
+                    errors.append(
+                        f"factors: no grid factor table covers zone {self.site.grid_zone!r}; "
+                        "give [factors] grid_kg_per_kwh, profile or tables_dir "
+                        "(`carbonline factors --list` shows the shipped zones)")
         if self.main_meter is not None:
             meter = next((m for m in self.meters if m.id == self.main_meter.meter), None)
             if meter is None:

@@ -225,8 +225,27 @@ def test_zones_are_checked_at_load():
             "meters": [{"id": "p", "role": "power", "machine": "m", "unit": "kW"}]}
     with pytest.raises(ConfigError, match="site.grid_zone: 'DEU' looks like an ISO alpha-3 code.*write 'DE'"):
         parse_config({"site": {"name": "t", "grid_zone": "DEU"}, **base})
-    with pytest.raises(ConfigError, match="no shipped grid factor for zone 'AQ'"):
+    with pytest.raises(ConfigError, match="no grid factor table covers zone 'AQ'"):
         parse_config({"site": {"name": "t", "grid_zone": "AQ"}, **base})
     # with its own factor, a zone the tables do not cover is fine
     parse_config({"site": {"name": "t", "grid_zone": "AQ"},
                   "factors": {"grid_kg_per_kwh": 0.2}, **base})
+
+
+def test_a_plants_own_table_directory_answers_first(tmp_path):
+    (tmp_path / "utility.csv").write_text(
+        "zone,kg_per_kwh,year,dataset,source,licence,basis,type,gases,flags\n"
+        "DE,0.321,2026,Stadtwerke disclosure 2026,letter of 2026-02-01,CC0,location,direct,CO2e,\n",
+        encoding="utf-8")
+    plant = build_plant(parse_config({
+        "site": {"name": "t", "grid_zone": "DE"},
+        "factors": {"tables_dir": str(tmp_path)},
+        "lines": [{"id": "l1"}], "machines": [{"id": "m", "line": "l1"}],
+        "meters": [{"id": "p", "role": "power", "machine": "m", "unit": "kW"}],
+    }))
+    asked = int(datetime(2026, 6, 1, tzinfo=timezone.utc).timestamp()) * NS_PER_S
+    series = carbonline_emission_factors(plant, "DE", asked, asked + NS_PER_S, "location")
+    assert float(series.kg_per_kwh[0]) == 0.321
+    assert (series.provenance.dataset, series.provenance.year) == ("Stadtwerke disclosure 2026",
+                                                                   2026)
+    assert not series.provenance.estimated  # same year as asked

@@ -10,7 +10,6 @@ time is used with its year in the provenance and marked ``estimated``.
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -18,7 +17,7 @@ import numpy as np
 from ..plant import PlantModel
 from ..plugins import hookimpl
 from ..records import NS_PER_S, FactorSeries, Provenance
-from .tables import GridFactorTable
+from .tables import grid_tables
 
 STEP_NS = 15 * 60 * NS_PER_S  # fine enough for every UTC offset in use (:30 and :45 zones)
 
@@ -53,16 +52,11 @@ def carbonline_emission_factors(
         return _constant(zone, start, factors.grid_kg_per_kwh, "location", factors.source)
     if factors.profile is not None:
         return _profile(plant, zone, start, end)
-    row = _shipped().factor(zone)
+    row = grid_tables(factors.tables_dir).factor(zone)
     if row is None:
         return None
     asked_year = datetime.fromtimestamp(start // NS_PER_S, ZoneInfo("UTC")).year
     return row.series(start, estimated=row.year < asked_year)
-
-
-@cache
-def _shipped() -> GridFactorTable:
-    return GridFactorTable.shipped()
 
 
 def _constant(zone: str, start: int, value: float, basis: str, source: str) -> FactorSeries:

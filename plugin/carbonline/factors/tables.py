@@ -413,3 +413,9 @@ def _row(rec: dict[str, str], origin: str, line: int, user: bool) -> GridFactorR
         name=rec.get("name", ""), source_value=rec.get("source_value", ""),
         source_unit=rec.get("source_unit", ""), origin=f"{origin}:{line}", user=user,
     )
+
+
+@functools.cache
+def grid_tables(directory: str | None = None) -> GridFactorTable:
+    """The shipped tables plus a plant's own directory (when given), loaded once per process."""
+    return GridFactorTable.load(directory)
