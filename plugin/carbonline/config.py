@@ -357,6 +357,10 @@ class Factors(_Strict):
     source: str = Field("configured", description="where the figure comes from, for provenance")
     gwp: Literal["AR5", "AR6"] = Field("AR6", description="GWP100 set for CH₄ and N₂O of fuels")
     instruments: list[Instrument] = Field(default_factory=list)
+    series: str | None = Field(
+        None, description="a grid-intensity series file (CSV time,kg_per_kwh or line protocol "
+        "with a kg_per_kwh field); the rest of the chain fills its gaps")
+    series_max_gap: Seconds = Field(3600, description="a series value holds at most this long")
     tables_dir: str | None = Field(
         None, description="a directory of the plant's own (newer) factor tables, *.csv in the "
         "shipped tables' columns; they answer before the shipped ones")
@@ -491,6 +495,8 @@ class PlantConfig(_Strict):
                 errors.append(f"fuels.{name}: give ncv_kwh_per_unit and co2e_kg_per_unit, or "
                               f"name an IPCC fuel: {exc}")
         f = self.factors
+        if f.series is not None and not os.path.isfile(f.series):
+            errors.append(f"factors.series: no such file {f.series!r}")
         if f.grid_kg_per_kwh is None and f.profile is None:
             try:
                 row = grid_tables(f.tables_dir).factor(self.site.grid_zone)

@@ -46,3 +46,5 @@ def test_demo_command_prints_the_intensity_table():
     assert 0.005 < per_unit < 0.2  # kg CO₂e per unit: plausible for bottles, cans and trays
     for line in ("line1", "line2", "line3"):
         assert line in result.output
+    # the factor in force and where it comes from (the demo's illustrative profile)
+    assert "location-based grid factor" in result.output and "profile:" in result.output

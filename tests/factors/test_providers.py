@@ -249,3 +249,46 @@ def test_a_plants_own_table_directory_answers_first(tmp_path):
     assert (series.provenance.dataset, series.provenance.year) == ("Stadtwerke disclosure 2026",
                                                                    2026)
     assert not series.provenance.estimated  # same year as asked
+
+
+def _utc(hour: int, minute: int = 0) -> int:
+    return int(datetime(2026, 6, 1, hour, minute, tzinfo=timezone.utc).timestamp()) * NS_PER_S
+
+
+@pytest.mark.parametrize("suffix, text", [
+    (".csv", "time,kg_per_kwh\n2026-06-01T00:00:00Z,0.30\n2026-06-01T01:00:00Z,0.35\n"
+             "2026-06-01T05:00:00Z,0.40\n"),
+    (".lp", f"grid kg_per_kwh=0.30 {_utc(0)}\ngrid kg_per_kwh=0.35 {_utc(1)}\n"
+            f"grid kg_per_kwh=0.40 {_utc(5)}\n"),
+])
+def test_a_series_with_a_gap_falls_back_down_the_chain(tmp_path, suffix, text):
+    path = tmp_path / f"grid{suffix}"
+    path.write_text(text)
+    plant = build_plant(parse_config({
+        "site": {"name": "t", "grid_zone": "DE"},
+        "factors": {"series": str(path), "series_max_gap": "1h", "grid_kg_per_kwh": 0.5},
+        "lines": [{"id": "l1"}], "machines": [{"id": "m", "line": "l1"}],
+        "meters": [{"id": "p", "role": "power", "machine": "m", "unit": "kW"}],
+    }))
+    series = carbonline_emission_factors(plant, "DE", _utc(0), _utc(8), "location")
+    # each value holds until the next, at most an hour: 01:00's value ends at 02:00, then the
+    # configured constant fills 02:00–05:00; 05:00's value holds to 06:00, the constant after
+    asked = [_utc(0, 30), _utc(1, 30), _utc(2, 30), _utc(4, 59), _utc(5, 30), _utc(6, 30)]
+    assert series.at(np.array(asked)).tolist() == [0.30, 0.35, 0.5, 0.5, 0.40, 0.5]
+    source = series.provenance
+    assert source.provider == "series" and source.estimated
+    assert "gaps over 3600 s filled from constant" in source.dataset
+
+
+def test_a_series_without_gaps_is_not_estimated(tmp_path):
+    path = tmp_path / "grid.csv"
+    path.write_text("time,kg_per_kwh\n2026-06-01T00:00:00Z,0.30\n2026-06-01T01:00:00Z,0.35\n")
+    plant = build_plant(parse_config({
+        "site": {"name": "t", "grid_zone": "DE"},
+        "factors": {"series": str(path), "series_max_gap": "2h"},
+        "lines": [{"id": "l1"}], "machines": [{"id": "m", "line": "l1"}],
+        "meters": [{"id": "p", "role": "power", "machine": "m", "unit": "kW"}],
+    }))
+    series = carbonline_emission_factors(plant, "DE", _utc(0), _utc(2), "location")
+    assert series.at(np.array([_utc(0, 30), _utc(1, 59)])).tolist() == [0.30, 0.35]
+    assert not series.provenance.estimated and series.provenance.dataset == f"grid series {path}"

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from rich.table import Table
 
-from ..records import NS_PER_S, IntensityRow, Row
+from ..records import NS_PER_S, FactorRow, IntensityRow, Row
 
 WINDOW = "15m"
 
@@ -22,10 +22,13 @@ class IntensityTable:
     def __init__(self) -> None:
         self.totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
         self.latest: int | None = None
+        self.factors: dict[str, FactorRow] = {}  # basis → the newest factor row
 
     def add(self, rows: list[Row]) -> None:
         for row in rows:
-            if isinstance(row, IntensityRow) and row.window.kind == WINDOW:
+            if isinstance(row, FactorRow):
+                self.factors[row.provenance.basis] = row
+            elif isinstance(row, IntensityRow) and row.window.kind == WINDOW:
                 t = self.totals[(row.line, row.sku)]
                 t[0] += row.good_units
                 t[1] += row.energy_kwh
@@ -53,6 +56,11 @@ class IntensityTable:
             plant = [a + b for a, b in zip(plant, t)]
         table.add_section()
         table.add_row("plant", "all", *_cells(plant), style="bold")
+        table.caption = " · ".join(
+            f"{basis}-based grid factor {row.kg_per_kwh:.3f} kg CO₂e/kWh "
+            f"({row.provenance.provider}: {row.provenance.dataset}"
+            f"{', estimated' if row.provenance.estimated else ''})"
+            for basis, row in sorted(self.factors.items()))
         return table
 
 

@@ -9,10 +9,13 @@ time is used with its year in the provenance and marked ``estimated``.
 
 from __future__ import annotations
 
+import csv
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from line_protocol_parser import parse_line
 
 from ..plant import PlantModel
 from ..plugins import hookimpl
@@ -48,6 +51,14 @@ def carbonline_emission_factors(
                 estimated=True,
             ),
         )
+    if factors.series is not None:
+        return _series(plant, zone, start, end)
+    return _configured_or_table(plant, zone, start, end)
+
+
+def _configured_or_table(plant: PlantModel, zone: str, start: int, end: int) -> FactorSeries | None:
+    """The location-based chain below a series: constant, profile, then the tables."""
+    factors = plant.config.factors
     if factors.grid_kg_per_kwh is not None:
         return _constant(zone, start, factors.grid_kg_per_kwh, "location", factors.source)
     if factors.profile is not None:
@@ -87,3 +98,54 @@ def _profile(plant: PlantModel, zone: str, start: int, end: int) -> FactorSeries
         values[change],
         Provenance(provider="profile", dataset=plant.config.factors.source),
     )
+
+
+def _series(plant: PlantModel, zone: str, start: int, end: int) -> FactorSeries:
+    """A plant's own grid-intensity series (CSV or line protocol). Each value holds until the
+    next one, but at most ``series_max_gap``; the gaps take the rest of the chain (constant,
+    profile, table), and the provenance says which and marks the series estimated."""
+    factors = plant.config.factors
+    times, values = read_series(factors.series, plant.config.site.timezone)
+    hold = int(factors.series_max_gap * NS_PER_S)
+    until = np.minimum(np.append(times[1:], np.iinfo(np.int64).max), times + hold)
+    fallback = _configured_or_table(plant, zone, start, end)
+    points = np.unique(np.concatenate([
+        [start], times, until, fallback.starts if fallback is not None else []]).astype(np.int64))
+    points = points[(points >= start) & (points <= end)]
+    index = np.searchsorted(times, points, side="right") - 1
+    covered = (index >= 0) & (points < until[np.clip(index, 0, None)])
+    if not covered.all() and fallback is None:
+        raise ValueError(f"the grid series {factors.series} has gaps and no factor to fill them")
+    own = values[np.clip(index, 0, None)]
+    kg = np.where(covered, own, fallback.at(points) if fallback is not None else own)
+    dataset = f"grid series {factors.series}"
+    if not covered.all():
+        dataset += (f"; gaps over {factors.series_max_gap:.0f} s filled from "
+                    f"{fallback.provenance.provider} ({fallback.provenance.dataset})")
+    return FactorSeries(zone, points, kg, Provenance(
+        provider="series", dataset=dataset, estimated=not covered.all()))
+
+
+@cache
+def read_series(path: str, timezone: str) -> tuple[np.ndarray, np.ndarray]:
+    """(times ns, kg CO₂e/kWh) of a grid-intensity file, sorted: CSV with a ``time,kg_per_kwh``
+    header (ISO 8601; naive times in ``timezone``), or line protocol with a ``kg_per_kwh``
+    field. Read once per process."""
+    rows: list[tuple[int, float]] = []
+    with open(path, encoding="utf-8-sig") as f:
+        if path.endswith(".csv"):
+            zone = ZoneInfo(timezone)
+            for rec in csv.DictReader(f):
+                moment = datetime.fromisoformat(rec["time"].replace("Z", "+00:00"))
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=zone)
+                rows.append((int(moment.timestamp()) * NS_PER_S, float(rec["kg_per_kwh"])))
+        else:
+            for line in f:
+                if line.strip() and not line.startswith("#"):
+                    point = parse_line(line.strip())
+                    rows.append((int(point["time"]), float(point["fields"]["kg_per_kwh"])))
+    if not rows:
+        raise ValueError(f"{path}: no values")
+    rows.sort()
+    return np.array([t for t, _ in rows], np.int64), np.array([v for _, v in rows])
