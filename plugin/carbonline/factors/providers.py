@@ -122,8 +122,8 @@ def _series(plant: PlantModel, zone: str, start: int, end: int) -> FactorSeries:
     if not covered.all():
         dataset += (f"; gaps over {factors.series_max_gap:.0f} s filled from "
                     f"{fallback.provenance.provider} ({fallback.provenance.dataset})")
-    return FactorSeries(zone, points, kg, Provenance(
-        provider="series", dataset=dataset, estimated=not covered.all()))
+    return FactorSeries(zone, points, kg, Provenance(  # a plant's file does not say its type
+        provider="series", dataset=dataset, type="unknown", estimated=not covered.all()))
 
 
 @cache
