@@ -18,15 +18,20 @@ def certificate(valid_to: str, mwh: float = 0.576) -> dict:
             "valid_to": valid_to, "mwh": mwh, "kg_per_kwh": 0.0}
 
 
+def window_with(instrument: dict):
+    """The 15-minute row of a 60 kW line on a 0.4 grid and a 0.5 residual mix."""
+    plant = plant_of(POWER, factors={
+        "grid_kg_per_kwh": 0.4, "market_kg_per_kwh": 0.5, "instruments": [instrument]})
+    rows, _ = run(plant, batch(plant, FIFTEEN_MINUTES))
+    (window,) = pick(rows, "15m")
+    return window
+
+
 def test_certificates_cover_40_percent_and_the_residual_mix_the_rest():
     # 0.576 MWh over one day is 0.4 kWh a minute: 40 % of the 1 kWh the line uses each minute.
     # Market-based: 0.4 kWh × 0 + 0.6 kWh × 0.5 (residual mix) = 0.3 kg a minute → 4.5 kg;
     # location-based: 15 kWh × 0.4 = 6 kg, and co2e_kg (the operational figure) stays 6 kg.
-    plant = plant_of(POWER, factors={
-        "grid_kg_per_kwh": 0.4, "market_kg_per_kwh": 0.5,
-        "instruments": [certificate("2026-03-03T00:00:00Z")]})
-    rows, _ = run(plant, batch(plant, FIFTEEN_MINUTES))
-    (window,) = pick(rows, "15m")
+    window = window_with(certificate("2026-03-03T00:00:00Z"))
     assert window.scope2_market_co2e_kg == pytest.approx(4.5)
     assert window.scope2_location_co2e_kg == pytest.approx(6.0)
     assert window.co2e_kg == pytest.approx(6.0)
@@ -35,22 +40,14 @@ def test_certificates_cover_40_percent_and_the_residual_mix_the_rest():
 def test_a_certificate_counts_only_inside_its_validity():
     # valid until 00:10: minutes 0–9 at 0.3 kg, minutes 10–14 all residual at 0.5 kg
     # (the same 0.4 kWh a minute: 0.576 MWh × 10 min / 1440 min = 4 kWh over ten minutes)
-    plant = plant_of(POWER, factors={
-        "grid_kg_per_kwh": 0.4, "market_kg_per_kwh": 0.5,
-        "instruments": [certificate("2026-03-02T00:10:00Z", mwh=0.004)]})
-    rows, _ = run(plant, batch(plant, FIFTEEN_MINUTES))
-    (window,) = pick(rows, "15m")
+    window = window_with(certificate("2026-03-02T00:10:00Z", mwh=0.004))
     assert window.scope2_market_co2e_kg == pytest.approx(10 * 0.3 + 5 * 0.5)
 
 
 def test_volume_a_bin_cannot_use_is_not_banked():
     # 10 kWh a minute of certificates for a 1 kWh-a-minute line: everything covered at 0,
     # and the unused 9 kWh a minute do not carry over to later minutes
-    plant = plant_of(POWER, factors={
-        "grid_kg_per_kwh": 0.4, "market_kg_per_kwh": 0.5,
-        "instruments": [certificate("2026-03-02T00:10:00Z", mwh=0.1)]})
-    rows, _ = run(plant, batch(plant, FIFTEEN_MINUTES))
-    (window,) = pick(rows, "15m")
+    window = window_with(certificate("2026-03-02T00:10:00Z", mwh=0.1))
     assert window.scope2_market_co2e_kg == pytest.approx(5 * 0.5)  # minutes 10–14 uncovered
 
 
