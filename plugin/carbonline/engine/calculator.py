@@ -109,9 +109,19 @@ class Calculator:
                 mm.key,
                 None if mm.shares is None else np.array([mm.shares.get(n, 0.0) for n in plant.lines]),
             )
+        # per meter: what it measures (the hot path indexes these instead of testing roles)
+        self.electric = np.isin(plant.role, _ELECTRIC)
+        self.fuel = plant.role == ROLE["fuel_counter"]
+        self.unit_sign = np.zeros(len(plant.meters))  # good units: +1 good/total, -1 scrap
+        for code, sign in _UNIT_SIGN.items():
+            self.unit_sign[plant.role == code] = sign
+        # per machine: 1 in its own line's column (shared machines have none)
+        self.own = plant.machine_line >= 0
+        self.own_line = np.zeros((self.n_machines, self.n_lines))
+        self.own_line[np.flatnonzero(self.own), plant.machine_line[self.own]] = 1.0
         # which meters' coverage counts for which line: its own electricity and fuel meters,
         # or, for a line without any, the shared meters serving it
-        metered = np.isin(plant.role, (*_ELECTRIC, ROLE["fuel_counter"])) & (plant.machine >= 0)
+        metered = (self.electric | self.fuel) & (plant.machine >= 0)
         own = [np.flatnonzero(metered & (plant.line == li)) for li in range(self.n_lines)]
         pairs: list[tuple[int, int]] = []
         for li in range(self.n_lines):
@@ -131,10 +141,9 @@ class Calculator:
         plant = self.plant
         bins, pos = np.unique(cells.bin, return_inverse=True)
         nb = len(bins)
-        role = plant.role[cells.meter]
         machine = plant.machine[cells.meter]
-        electric = np.isin(role, _ELECTRIC)
-        fuel = role == ROLE["fuel_counter"]
+        electric = self.electric[cells.meter]
+        fuel = self.fuel[cells.meter]
         is_main = cells.meter == plant.main_meter
 
         def dense(mask: np.ndarray, cols: np.ndarray, width: int, values: np.ndarray) -> np.ndarray:
@@ -147,9 +156,7 @@ class Calculator:
         elec = dense(sub & electric, machine, self.n_machines, cells.amount)
         fuel_kwh = dense(sub & fuel, machine, self.n_machines, cells.amount * plant.fuel_ncv[cells.meter])
         scope1 = dense(sub & fuel, machine, self.n_machines, cells.amount * plant.fuel_co2e[cells.meter])
-        sign = np.zeros(len(role))
-        for code, s in _UNIT_SIGN.items():
-            sign[role == code] = s
+        sign = self.unit_sign[cells.meter]
         units = dense(sign != 0, plant.line[cells.meter], self.n_lines, cells.amount * sign)
         covered = np.zeros((nb, self.n_lines))
         for li in range(self.n_lines):
@@ -158,17 +165,14 @@ class Calculator:
 
         # own machines belong to their line with share 1; shared ones and the unmetered
         # remainder are allocated per bin by their key
-        own = plant.machine_line >= 0
-        onehot = np.zeros((self.n_machines, self.n_lines))
-        onehot[np.flatnonzero(own), plant.machine_line[own]] = 1.0
-        line_elec = elec @ onehot
-        line_fuel = fuel_kwh @ onehot
-        line_s1 = scope1 @ onehot
-        blocks = [self._own_machine_rows(bins, elec, fuel_kwh, scope1, ef_location, own)]
+        line_elec = elec @ self.own_line
+        line_fuel = fuel_kwh @ self.own_line
+        line_s1 = scope1 @ self.own_line
+        blocks = [self._own_machine_rows(bins, elec, fuel_kwh, scope1, ef_location, self.own)]
         allocated = [(a, elec[:, a.machine], fuel_kwh[:, a.machine], scope1[:, a.machine])
                      for a in self.allocations]
         if self.main is not None:
-            main = dense(is_main, np.zeros(len(role), np.int64), 1, cells.amount)[:, 0]
+            main = dense(is_main, np.zeros(len(cells.meter), np.int64), 1, cells.amount)[:, 0]
             has_main = np.zeros(nb, bool)
             has_main[pos[is_main]] = True
             remainder = np.where(has_main, main - elec.sum(axis=1), 0.0)
