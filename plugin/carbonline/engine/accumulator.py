@@ -47,7 +47,7 @@ from ..records import (
 from .bins import Pieces, split_into_bins
 from .calculator import Calculator, Cells
 from .context import ContextTimelines
-from .increments import NO_TIME, MeterState, to_increments
+from .increments import NO_TIME, MeterState, describe_reading, to_increments
 from .windows import WindowBook
 
 log = logging.getLogger(__name__)
@@ -195,9 +195,7 @@ class Engine:
         return ok
 
     def _describe(self, reading: np.void) -> str:
-        m = int(reading["meter"])
-        name = self.plant.meters[m].id if 0 <= m < len(self.plant.meters) else f"#{m}"
-        return f"meter {name} at {int(reading['time'])} ns value {float(reading['value'])}"
+        return describe_reading(self.plant, reading["meter"], reading["time"], reading["value"])
 
     # --- event time ------------------------------------------------------------------------
 

@@ -183,9 +183,13 @@ def _by_meter_and_time(readings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     return meter[order], time[order], value[order]
 
 
-def _describe(plant: PlantModel, meter: int, time: int, value: float, state: MeterState) -> str:
+def describe_reading(plant: PlantModel, meter: int, time: int, value: float) -> str:
+    """A reading as a log line names it: the plant's meter id, time (ns) and value."""
     m = int(meter)
-    return (
-        f"meter {plant.meters[m].id} at {int(time)} ns value {float(value)}"
-        f" (last accepted reading at {int(state.last_time[m])} ns)"
-    )
+    name = plant.meters[m].id if 0 <= m < len(plant.meters) else f"#{m}"
+    return f"meter {name} at {int(time)} ns value {float(value)}"
+
+
+def _describe(plant: PlantModel, meter: int, time: int, value: float, state: MeterState) -> str:
+    return (f"{describe_reading(plant, meter, time, value)} "
+            f"(last accepted reading at {int(state.last_time[int(meter)])} ns)")
