@@ -112,23 +112,22 @@ class WindowBook:
             order[mask], run[mask] = self.timelines.order_run_at(int(line), bins[mask])
         times = bins * self.res
         shifts, days = calendar
+        shift_names = np.asarray(shifts.names, dtype=object)
         for kind in kinds:
-            if kind in self.fixed:
+            mask: slice | np.ndarray = slice(None)  # every row, except for orders
+            if kind in self.fixed:  # tagged with the shift the window starts in
                 size = self.fixed[kind]
                 starts = times - times % size
                 ends = starts + size
-                names = self._shift_names(shifts, starts)
-                mask = np.ones(len(bins), bool)
+                names = shift_names[shifts.index(starts)]
             elif kind == SHIFT:
                 ix = shifts.index(times)
                 starts, ends = shifts.starts[ix], shifts.starts[ix + 1]
-                names = np.asarray(shifts.names, dtype=object)[ix]
-                mask = np.ones(len(bins), bool)
+                names = shift_names[ix]
             elif kind == DAY:
                 ix = days.index(times)
                 starts, ends = days.starts[ix], days.starts[ix + 1]
                 names = np.full(len(bins), ALL_SHIFTS, dtype=object)
-                mask = np.ones(len(bins), bool)
             else:
                 mask = order != 0
                 starts = run * self.res
@@ -141,9 +140,6 @@ class WindowBook:
         if SHIFT not in self.kinds:  # no calendar: one endless "off" stretch
             return Segments(np.array([start, end + 1], np.int64), (OFF, OFF))
         return self.calendar.shifts(start, end)
-
-    def _shift_names(self, shifts: Segments, starts: np.ndarray) -> np.ndarray:
-        return np.asarray(shifts.names, dtype=object)[shifts.index(starts)]
 
     def _accumulate(self, kind: str, starts, ends, lines, skus, machines, names, values) -> None:
         if len(starts) == 0:
