@@ -16,7 +16,7 @@ from . import __version__
 from .config import ConfigError, load_config
 from .engine.accumulator import Engine, EngineStats, FactorError
 from .plant import build_plant
-from .records import NS_PER_S
+from .records import to_ns
 from .replay import UnclaimedError, replay
 
 err = Console(stderr=True)
@@ -107,7 +107,7 @@ def demo(hours: float, seed: int, pace: float | None) -> None:
     pace = (0.05 if console.is_terminal else 0.0) if pace is None else pace
     engine = Engine(plant)
     table = IntensityTable()
-    start = int(datetime(2026, 3, 2, 5, 0, tzinfo=timezone.utc).timestamp()) * NS_PER_S
+    start = to_ns(datetime(2026, 3, 2, 5, 0, tzinfo=timezone.utc))
     with Live(table.render(), console=console, auto_refresh=False,
               transient=not console.is_terminal) as live:
         for batch in sample_batches(plant, start, hours, seed):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 
@@ -19,6 +20,11 @@ import numpy as np
 READING = np.dtype([("meter", "<i4"), ("time", "<i8"), ("value", "<f8")])
 
 NS_PER_S = 1_000_000_000
+
+
+def to_ns(moment: datetime) -> int:
+    """An aware datetime as carbonline's time: whole seconds since the epoch, in ns, UTC."""
+    return int(moment.timestamp()) * NS_PER_S
 
 
 def empty_readings(n: int = 0) -> np.ndarray:

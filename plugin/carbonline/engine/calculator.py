@@ -16,12 +16,11 @@ line, machine); windows are sums of these rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 
 from ..plant import ROLE, PlantModel
-from ..records import NS_PER_S
+from ..records import NS_PER_S, to_ns
 from .allocation import allocation_weights
 
 #: Columns of a line result: energies kWh, emissions kg CO₂e, units, coverage ns.
@@ -41,9 +40,6 @@ MACHINE_COLUMNS = ("energy_kwh", "co2e_kg", "machine_energy_kwh")
 _ELECTRIC = (ROLE["energy_counter"], ROLE["interval_energy"], ROLE["power"])
 _UNIT_SIGN = {ROLE["units_counter"]: 1.0, ROLE["total_counter"]: 1.0, ROLE["scrap_counter"]: -1.0}
 
-
-def _ns(moment: datetime) -> int:
-    return int(moment.timestamp()) * NS_PER_S
 
 
 @dataclass
@@ -84,8 +80,8 @@ class Calculator:
         self.n_lines = len(plant.lines)
         self.resolution_ns = int(cfg.engine.resolution) * NS_PER_S
         self.instruments = [
-            (_ns(i.valid_from), _ns(i.valid_to),
-             i.mwh * 1000 / (_ns(i.valid_to) - _ns(i.valid_from)), i.kg_per_kwh)
+            (to_ns(i.valid_from), to_ns(i.valid_to),
+             i.mwh * 1000 / (to_ns(i.valid_to) - to_ns(i.valid_from)), i.kg_per_kwh)
             for i in cfg.factors.instruments
         ]
         self.n_machines = len(plant.machines)

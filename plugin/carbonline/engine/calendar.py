@@ -18,13 +18,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from ..config import WEEKDAYS, ShiftCalendar
-from ..records import NS_PER_S
+from ..records import NS_PER_S, to_ns
 
 OFF = "off"
 
-
-def _ns(moment: datetime) -> int:
-    return int(moment.timestamp()) * NS_PER_S
 
 
 @dataclass(frozen=True)
@@ -53,7 +50,7 @@ class SiteCalendar:
 
     def midnight(self, day: date) -> int:
         """UTC ns of local midnight starting ``day`` (the first instant of the local date)."""
-        return _ns(datetime(day.year, day.month, day.day, tzinfo=self._zone))
+        return to_ns(datetime(day.year, day.month, day.day, tzinfo=self._zone))
 
     def days(self, start: int, end: int) -> Segments:
         """``day`` windows covering ``[start, end)``, each named by its local date."""
@@ -84,7 +81,7 @@ class SiteCalendar:
                     begin = datetime.combine(day, shift.start, self._zone)
                     finish_day = day + timedelta(days=1) if shift.end <= shift.start else day
                     finish = datetime.combine(finish_day, shift.end, self._zone)
-                    spans.append((_ns(begin), _ns(finish), shift.name))
+                    spans.append((to_ns(begin), to_ns(finish), shift.name))
             day += timedelta(days=1)
         spans.sort()
         starts: list[int] = []

@@ -19,7 +19,7 @@ from line_protocol_parser import parse_line
 
 from ..plant import PlantModel
 from ..plugins import hookimpl
-from ..records import NS_PER_S, FactorSeries, Provenance
+from ..records import NS_PER_S, FactorSeries, Provenance, to_ns
 from .tables import grid_tables
 
 STEP_NS = 15 * 60 * NS_PER_S  # fine enough for every UTC offset in use (:30 and :45 zones)
@@ -139,7 +139,7 @@ def read_series(path: str, timezone: str) -> tuple[np.ndarray, np.ndarray]:
                 moment = datetime.fromisoformat(rec["time"].replace("Z", "+00:00"))
                 if moment.tzinfo is None:
                     moment = moment.replace(tzinfo=zone)
-                rows.append((int(moment.timestamp()) * NS_PER_S, float(rec["kg_per_kwh"])))
+                rows.append((to_ns(moment), float(rec["kg_per_kwh"])))
         else:
             for line in f:
                 if line.strip() and not line.startswith("#"):

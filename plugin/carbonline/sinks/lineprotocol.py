@@ -40,7 +40,7 @@ from influxdb_client import Point
 
 from ..plant import PlantModel
 from ..plugins import hookimpl
-from ..records import NS_PER_S, FactorRow, IntensityRow, MachineRow, Row
+from ..records import NS_PER_S, FactorRow, MachineRow, Row
 
 #: Write buffer of a file output, characters.
 BUFFER = 1 << 20
