@@ -433,6 +433,147 @@ class Engine(_Strict):
         return self
 
 
+# --- where carbonline connects: the plant's broker, PLC and historian, and where it writes ---
+
+
+class Tls(_Strict):
+    """TLS for a connection: the CA that signed the server's certificate and, for mutual TLS,
+    this client's certificate and key (PEM files). ``insecure`` skips the host-name check (a
+    PLC with a self-signed certificate on an IP address), never the chain."""
+
+    ca: str | None = None
+    certificate: str | None = None
+    private_key: str | None = None
+    insecure: bool = False
+
+
+class MqttBroker(_Strict):
+    """The plant's MQTT broker: read meters from it (``[sources.mqtt]``) or publish to it
+    (``[sinks.mqtt]``). ``url`` is ``mqtt://host:1883`` or ``mqtts://host:8883`` (TLS)."""
+
+    url: str = Field(pattern=r"^mqtts?://[^/\s]+/?$")
+    username: str | None = None
+    password: str | None = None
+    client_id: str | None = Field(None, description="default carbonline-<site>[-sink]")
+    tls: Tls | None = None
+    keepalive: Seconds = 60
+    session_expiry: Seconds = Field(
+        3600, description="how long the broker keeps the persistent session (and queues QoS 1 "
+        "messages) while carbonline is away")
+    max_payload: int = Field(65536, gt=0, description="larger payloads are dead-lettered")
+    dead_letter_topic: str | None = Field(
+        None, description="raw payloads carbonline refused go here; default "
+        "carbonline/<site>/deadletter; empty string turns it off")
+
+
+class OpcuaServer(_Strict):
+    """A PLC or gateway speaking OPC UA: the meters' ``opcua = { node = … }`` are subscribed
+    (data change) with the server's source timestamp."""
+
+    url: str = Field(pattern=r"^opc\.tcp://\S+$")
+    security_policy: Literal["None", "Basic256Sha256"] = "None"
+    security_mode: Literal["Sign", "SignAndEncrypt"] = "SignAndEncrypt"
+    certificate: str | None = Field(None, description="this client's certificate (DER or PEM)")
+    private_key: str | None = None
+    server_certificate: str | None = None
+    username: str | None = None
+    password: str | None = None
+    publishing_interval: Seconds = 1
+
+    @model_validator(mode="after")
+    def _certificates(self) -> OpcuaServer:
+        if self.security_policy != "None" and not (self.certificate and self.private_key):
+            raise ValueError("security_policy Basic256Sha256 needs 'certificate' and "
+                             "'private_key'")
+        return self
+
+
+class InfluxServer(_Strict):
+    """An InfluxDB (or a server speaking its HTTP API): a historian carbonline reads meters
+    from (``[sources.influx]``) or the database it writes carbon_* series to
+    (``[sinks.influx]``). Username/password or a token, not both."""
+
+    url: str = Field(pattern=r"^https?://\S+$")
+    database: str = Field(description="1.x database; 2.x/3.x: the bucket (DBRP-mapped for reads)")
+    retention_policy: str | None = None
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+    org: str | None = Field(None, description="2.x organisation, for the v2 write API")
+    tls: Tls | None = None
+    timeout: Seconds = 10
+
+    @model_validator(mode="after")
+    def _credentials(self) -> InfluxServer:
+        if self.token and (self.username or self.password):
+            raise ValueError("give 'token' or 'username'/'password', not both")
+        if bool(self.username) != bool(self.password):
+            raise ValueError("'username' and 'password' go together")
+        return self
+
+
+class InfluxSource(InfluxServer):
+    """Reading meters from a historian. ``subscription`` (InfluxDB 1.x): InfluxDB pushes every
+    write to carbonline's HTTP app, registered with ``CREATE SUBSCRIPTION``; ``poll``: an
+    InfluxQL query every ``poll_interval`` for points newer than those already read (1.x, 2.x
+    through DBRP, 3.x)."""
+
+    mode: Literal["subscription", "poll"] = "poll"
+    poll_interval: Seconds = 10
+    subscription: str = Field("carbonline", description="the subscription's name")
+    advertise_url: str | None = Field(
+        None, description="the URL InfluxDB posts to; default carbonline's [http] listen")
+
+
+class InfluxSink(InfluxServer):
+    """Writing the carbon_* series: ``api = "v2"`` through influxdb-client (2.x, 3.x, Cloud,
+    1.8+), ``"v1"`` through ``/write`` (any 1.x), ``"auto"`` decides from ``/ping``."""
+
+    api: Literal["auto", "v1", "v2"] = "auto"
+    batch_size: int = Field(5000, gt=0)
+    flush_interval: Seconds = 1
+
+
+class MqttSink(MqttBroker):
+    """Publishing for Node-RED: ``carbonline/<site>/<line>/intensity`` (retained, last value
+    per line), ``…/machine/<machine>`` and ``…/alert`` with JSON payloads whose keys are the
+    series' field names."""
+
+    topic_prefix: str = "carbonline"
+    retain: bool = True
+    qos: Literal[0, 1, 2] = 1
+
+
+class Sources(_Strict):
+    """Live inputs of ``carbonline run``; each meter is read from the one its mapping names."""
+
+    mqtt: MqttBroker | None = None
+    opcua: OpcuaServer | None = None
+    influx: InfluxSource | None = None
+
+
+class Sinks(_Strict):
+    """Outputs of ``carbonline run``."""
+
+    influx: InfluxSink | None = None
+    mqtt: MqttSink | None = None
+
+
+class Http(_Strict):
+    """The one HTTP app of ``carbonline run`` (InfluxDB subscription endpoint; later the API)."""
+
+    listen: str = Field("127.0.0.1:8787", pattern=r"^\S+:\d+$")
+
+
+class Run(_Strict):
+    """Wall-clock behaviour of ``carbonline run``."""
+
+    idle_timeout: Seconds = Field(
+        60, description="no reading for this long: event time advances with the wall clock, "
+        "so windows still close when a plant goes quiet")
+    health_interval: Seconds = Field(60, description="how often carbonline_health is written")
+
+
 class PlantConfig(_Strict):
     """The whole plant.toml."""
 
@@ -447,6 +588,10 @@ class PlantConfig(_Strict):
     fuels: dict[str, Fuel] = Field(default_factory=dict)
     meters: list[Meter]
     csv: CsvFormat = Field(default_factory=CsvFormat)
+    sources: Sources = Field(default_factory=Sources)
+    sinks: Sinks = Field(default_factory=Sinks)
+    http: Http = Field(default_factory=Http)
+    run: Run = Field(default_factory=Run)
 
     @model_validator(mode="after")
     def _references(self) -> PlantConfig:

@@ -38,6 +38,18 @@ def carbonline_sources(plant: PlantModel, inputs: Sequence[str]) -> list | None:
     bad input: it counts and returns it as a rejection. A source may also offer ``size_bytes``
     (total, or ``None``) and ``bytes_read`` for a progress bar. Return ``None`` or ``[]`` for inputs that
     are not yours; an input that no plugin claims is an error.
+
+    ``carbonline run`` passes the URLs of the plant.toml ``[sources.*]`` sections (e.g.
+    ``mqtt://broker:1883``, ``opc.tcp://plc:4840``, the historian's ``http://…``); the plugin
+    finds that section's settings (credentials, TLS) in ``plant.config.sources``. A *live*
+    source's ``read()`` blocks while it waits and yields what arrived at least once a second
+    (an empty batch when nothing did), so the run can stop it: after ``close()`` (called from
+    another thread) ``read()`` returns within a few seconds. A reading without its own
+    timestamp takes its arrival time. A live source may also offer ``counters``, a
+    :class:`collections.Counter` of what it saw (``messages``, ``dead_lettered``,
+    ``reconnects``, …) written to ``carbonline_health``, and ``router``, a FastAPI
+    ``APIRouter`` that ``carbonline run`` mounts on its one HTTP app (the InfluxDB
+    subscription endpoint is one).
     """
 
 
