@@ -320,119 +320,6 @@ class Fuel(_Strict):
                 default.co2e_kg if self.co2e_kg_per_unit is None else self.co2e_kg_per_unit)
 
 
-class Instrument(_Strict):
-    """An energy attribute certificate (GO, REC, I-REC) or a contract with a volume, valid over
-    ``[valid_from, valid_to)``: its volume is spread evenly over that time and, bin by bin,
-    covers the site's electricity at its own factor; what a bin does not use is not banked."""
-
-    name: str
-    valid_from: datetime
-    valid_to: datetime
-    mwh: float = Field(gt=0, description="volume, MWh")
-    kg_per_kwh: float = Field(0.0, ge=0, description="the instrument's factor (0: renewable)")
-
-    @model_validator(mode="after")
-    def _period(self) -> Instrument:
-        if self.valid_from.tzinfo is None or self.valid_to.tzinfo is None:
-            raise ValueError("give valid_from and valid_to with a UTC offset, e.g. "
-                             "2026-01-01T00:00:00+01:00")
-        if self.valid_to <= self.valid_from:
-            raise ValueError("valid_to must be after valid_from")
-        return self
-
-
-class Factors(_Strict):
-    """Grid emission factors, kg CO₂e/kWh: a constant, an hour-of-day profile (site-local), or
-    neither — then the shipped annual table's value for the site's grid zone.
-
-    ``profile`` has 24 values (every day) or 7 rows of 24 (Monday first). Market-based Scope 2
-    follows the GHG Protocol Scope 2 Guidance hierarchy: ``instruments`` (certificates and
-    contracts) first, then ``market_kg_per_kwh`` (a supplier-specific or residual-mix factor)
-    for the rest; without it the grid average stands in, marked estimated.
-    """
-
-    grid_kg_per_kwh: float | None = Field(None, ge=0)
-    profile: list[float] | list[list[float]] | None = None
-    market_kg_per_kwh: float | None = Field(None, ge=0)
-    source: str = Field("configured", description="where the figure comes from, for provenance")
-    gwp: Literal["AR5", "AR6"] = Field("AR6", description="GWP100 set for CH₄ and N₂O of fuels")
-    instruments: list[Instrument] = Field(default_factory=list)
-    series: str | None = Field(
-        None, description="a grid-intensity series file (CSV time,kg_per_kwh or line protocol "
-        "with a kg_per_kwh field); the rest of the chain fills its gaps")
-    series_max_gap: Seconds = Field(3600, description="a series value holds at most this long")
-    tables_dir: str | None = Field(
-        None, description="a directory of the plant's own (newer) factor tables, *.csv in the "
-        "shipped tables' columns; they answer before the shipped ones")
-
-    @model_validator(mode="after")
-    def _one_of(self) -> Factors:
-        if self.grid_kg_per_kwh is not None and self.profile is not None:
-            raise ValueError("give one of 'grid_kg_per_kwh' or 'profile', not both")
-        if self.profile is not None:
-            rows = self.profile if isinstance(self.profile[0], list) else [self.profile]
-            if len(rows) not in (1, 7) or any(len(r) != 24 for r in rows):
-                raise ValueError("'profile' needs 24 hourly values, or 7 rows of 24 (Mon first)")
-            if any(v < 0 for r in rows for v in r):
-                raise ValueError("'profile' values must be ≥ 0 kg CO₂e/kWh")
-        return self
-
-
-class CsvFormat(_Strict):
-    """How CSV files write time: the zone of naive times (both shapes); for wide files also
-    the time column, its strptime format and the midnight convention."""
-
-    time_column: str = "time"
-    time_format: str | None = Field(None, description="strptime format; none = ISO 8601")
-    timezone: Annotated[str, BeforeValidator(_check_timezone)] | None = Field(
-        None, description="zone of naive times; default the site's"
-    )
-    midnight_ends_day: bool = Field(
-        False, description="a 00:00 row is labelled with the day that is ending"
-    )
-
-
-class Engine(_Strict):
-    """Windowing: base resolution, fixed windows, lateness and the revision horizon."""
-
-    resolution: Seconds = 60
-    windows: list[str] = Field(default_factory=lambda: ["1m", "15m"])
-    machine_windows: list[str] = Field(
-        default_factory=lambda: ["15m"],
-        description="fixed windows that also get carbon_machine rows (shift, day and order "
-        "always do); 1m machine rows would multiply the series for little use",
-    )
-    lateness: Seconds = 120
-    revision_horizon: Seconds = 3600
-    meter_timeout: Seconds = Field(
-        300, description="a meter silent this long no longer holds windows open"
-    )
-    max_future: Seconds = Field(
-        3600, description="a reading this far ahead of the clock is refused as 'future'"
-    )
-
-    @field_validator("windows")
-    @classmethod
-    def _windows(cls, value: list[str]) -> list[str]:
-        for name in value:
-            parse_duration(name)
-        return value
-
-    @model_validator(mode="after")
-    def _multiples(self) -> Engine:
-        if self.resolution <= 0 or self.resolution != int(self.resolution):
-            raise ValueError("'resolution' must be a whole number of seconds")
-        for name in dict.fromkeys(["1m", "15m", *self.windows]):  # 1m and 15m always exist
-            if parse_duration(name) % self.resolution:
-                raise ValueError(f"window {name!r} is not a multiple of the resolution")
-        for name in self.machine_windows:
-            if name not in {"1m", "15m", *self.windows}:
-                raise ValueError(f"machine window {name!r} is not one of the windows")
-        if 86400 % self.resolution:
-            raise ValueError("'resolution' must divide a day")
-        return self
-
-
 # --- where carbonline connects: the plant's broker, PLC and historian, and where it writes ---
 
 
@@ -542,6 +429,131 @@ class MqttSink(MqttBroker):
     topic_prefix: str = "carbonline"
     retain: bool = True
     qos: Literal[0, 1, 2] = 1
+
+
+class HistorianSeries(InfluxServer):
+    """A grid-intensity series in InfluxDB (written there by a Node-RED flow polling a
+    grid-carbon API, say): ``measurement`` and ``field`` (kg CO₂e/kWh), ``tags`` to match."""
+
+    measurement: str
+    field: str = "kg_per_kwh"
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class Instrument(_Strict):
+    """An energy attribute certificate (GO, REC, I-REC) or a contract with a volume, valid over
+    ``[valid_from, valid_to)``: its volume is spread evenly over that time and, bin by bin,
+    covers the site's electricity at its own factor; what a bin does not use is not banked."""
+
+    name: str
+    valid_from: datetime
+    valid_to: datetime
+    mwh: float = Field(gt=0, description="volume, MWh")
+    kg_per_kwh: float = Field(0.0, ge=0, description="the instrument's factor (0: renewable)")
+
+    @model_validator(mode="after")
+    def _period(self) -> Instrument:
+        if self.valid_from.tzinfo is None or self.valid_to.tzinfo is None:
+            raise ValueError("give valid_from and valid_to with a UTC offset, e.g. "
+                             "2026-01-01T00:00:00+01:00")
+        if self.valid_to <= self.valid_from:
+            raise ValueError("valid_to must be after valid_from")
+        return self
+
+
+class Factors(_Strict):
+    """Grid emission factors, kg CO₂e/kWh: a constant, an hour-of-day profile (site-local), or
+    neither — then the shipped annual table's value for the site's grid zone.
+
+    ``profile`` has 24 values (every day) or 7 rows of 24 (Monday first). Market-based Scope 2
+    follows the GHG Protocol Scope 2 Guidance hierarchy: ``instruments`` (certificates and
+    contracts) first, then ``market_kg_per_kwh`` (a supplier-specific or residual-mix factor)
+    for the rest; without it the grid average stands in, marked estimated.
+    """
+
+    grid_kg_per_kwh: float | None = Field(None, ge=0)
+    profile: list[float] | list[list[float]] | None = None
+    market_kg_per_kwh: float | None = Field(None, ge=0)
+    source: str = Field("configured", description="where the figure comes from, for provenance")
+    gwp: Literal["AR5", "AR6"] = Field("AR6", description="GWP100 set for CH₄ and N₂O of fuels")
+    instruments: list[Instrument] = Field(default_factory=list)
+    series: str | None = Field(
+        None, description="a grid-intensity series file (CSV time,kg_per_kwh or line protocol "
+        "with a kg_per_kwh field); the rest of the chain fills its gaps")
+    series_max_gap: Seconds = Field(3600, description="a series value holds at most this long")
+    tables_dir: str | None = Field(
+        None, description="a directory of the plant's own (newer) factor tables, *.csv in the "
+        "shipped tables' columns; they answer before the shipped ones")
+    historian: HistorianSeries | None = Field(
+        None, description="a grid-intensity series already in an InfluxDB; like 'series', the "
+        "rest of the chain fills its gaps")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Factors:
+        if self.grid_kg_per_kwh is not None and self.profile is not None:
+            raise ValueError("give one of 'grid_kg_per_kwh' or 'profile', not both")
+        if self.profile is not None:
+            rows = self.profile if isinstance(self.profile[0], list) else [self.profile]
+            if len(rows) not in (1, 7) or any(len(r) != 24 for r in rows):
+                raise ValueError("'profile' needs 24 hourly values, or 7 rows of 24 (Mon first)")
+            if any(v < 0 for r in rows for v in r):
+                raise ValueError("'profile' values must be ≥ 0 kg CO₂e/kWh")
+        return self
+
+
+class CsvFormat(_Strict):
+    """How CSV files write time: the zone of naive times (both shapes); for wide files also
+    the time column, its strptime format and the midnight convention."""
+
+    time_column: str = "time"
+    time_format: str | None = Field(None, description="strptime format; none = ISO 8601")
+    timezone: Annotated[str, BeforeValidator(_check_timezone)] | None = Field(
+        None, description="zone of naive times; default the site's"
+    )
+    midnight_ends_day: bool = Field(
+        False, description="a 00:00 row is labelled with the day that is ending"
+    )
+
+
+class Engine(_Strict):
+    """Windowing: base resolution, fixed windows, lateness and the revision horizon."""
+
+    resolution: Seconds = 60
+    windows: list[str] = Field(default_factory=lambda: ["1m", "15m"])
+    machine_windows: list[str] = Field(
+        default_factory=lambda: ["15m"],
+        description="fixed windows that also get carbon_machine rows (shift, day and order "
+        "always do); 1m machine rows would multiply the series for little use",
+    )
+    lateness: Seconds = 120
+    revision_horizon: Seconds = 3600
+    meter_timeout: Seconds = Field(
+        300, description="a meter silent this long no longer holds windows open"
+    )
+    max_future: Seconds = Field(
+        3600, description="a reading this far ahead of the clock is refused as 'future'"
+    )
+
+    @field_validator("windows")
+    @classmethod
+    def _windows(cls, value: list[str]) -> list[str]:
+        for name in value:
+            parse_duration(name)
+        return value
+
+    @model_validator(mode="after")
+    def _multiples(self) -> Engine:
+        if self.resolution <= 0 or self.resolution != int(self.resolution):
+            raise ValueError("'resolution' must be a whole number of seconds")
+        for name in dict.fromkeys(["1m", "15m", *self.windows]):  # 1m and 15m always exist
+            if parse_duration(name) % self.resolution:
+                raise ValueError(f"window {name!r} is not a multiple of the resolution")
+        for name in self.machine_windows:
+            if name not in {"1m", "15m", *self.windows}:
+                raise ValueError(f"machine window {name!r} is not one of the windows")
+        if 86400 % self.resolution:
+            raise ValueError("'resolution' must divide a day")
+        return self
 
 
 class Sources(_Strict):

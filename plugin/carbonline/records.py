@@ -201,4 +201,17 @@ class FactorRow:
     provenance: Provenance
 
 
-Row = IntensityRow | MachineRow | FactorRow
+@dataclass(slots=True)
+class HealthRow:
+    """One ``carbonline_health`` point: what one component (the engine, a source, a sink) has
+    counted since the run started, written every ``[run] health_interval``. ``line`` is empty
+    for plant-wide rows; ``fields`` are counts (integers) or ages in seconds (floats)."""
+
+    time: int
+    site: str
+    component: str
+    fields: dict[str, int | float]
+    line: str = ""
+
+
+Row = IntensityRow | MachineRow | FactorRow | HealthRow

@@ -12,7 +12,9 @@ brief §3 (the README's series table):
 - ``carbon_machine``, tags ``site,line,machine,sku,window``: a :class:`MachineRow`;
 - ``carbon_factor``, tags ``zone,provider,basis,type``: a :class:`FactorRow`, the grid factor
   (kg CO₂e/kWh) in force at a 15-minute window's start with its ``dataset``, ``year`` and
-  ``estimated`` flag.
+  ``estimated`` flag;
+- ``carbonline_health``, tags ``site,component,line``: a :class:`HealthRow` (``line`` left out
+  for plant-wide rows), counts as integers and ages in seconds as floats.
 
 Energies are in kWh, emissions in kg CO₂e, ``coverage_pct`` in percent. ``co2e_per_unit_kg``,
 ``carbon_efficiency_units_per_kg`` and ``energy_per_unit_kwh`` are left out when undefined (no
@@ -40,7 +42,7 @@ from influxdb_client import Point
 
 from ..plant import PlantModel
 from ..plugins import hookimpl
-from ..records import NS_PER_S, FactorRow, MachineRow, Row
+from ..records import NS_PER_S, FactorRow, HealthRow, MachineRow, Row
 
 #: Write buffer of a file output, characters.
 BUFFER = 1 << 20
@@ -80,6 +82,8 @@ def to_line_protocol(row: Row) -> str:
     """One row as one line of line protocol, without the newline."""
     if isinstance(row, FactorRow):  # two per 15 minutes: Point itself is fast enough
         return _factor_point(row).to_line_protocol()
+    if isinstance(row, HealthRow):  # a few a minute
+        return _health_point(row).to_line_protocol()
     if isinstance(row, MachineRow):
         key = ("carbon_machine", row.site, row.line, row.machine, row.sku, row.window.kind)
         fields = {  # in name order, as Point writes them; None = left out
@@ -128,6 +132,17 @@ def _factor_point(row: FactorRow) -> Point:
     if source.year is not None:
         point.field("year", int(source.year))
     return point
+
+
+def _health_point(row: HealthRow) -> Point:
+    """``carbonline_health``: a component's counts; ``line`` left out for plant-wide rows
+    (line protocol has no empty tag values)."""
+    point = Point("carbonline_health").tag("site", row.site).tag("component", row.component)
+    if row.line:
+        point.tag("line", row.line)
+    for name, value in row.fields.items():
+        point.field(name, value)
+    return point.time(int(row.time))
 
 
 #: Each measurement's tags, in the order a series key (below) lists their values.
