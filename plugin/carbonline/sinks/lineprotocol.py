@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
 from math import isfinite
 from typing import TextIO
 
@@ -42,7 +41,8 @@ from influxdb_client import Point
 
 from ..plant import PlantModel
 from ..plugins import hookimpl
-from ..records import NS_PER_S, FactorRow, HealthRow, MachineRow, Row
+from ..records import Row
+from ..series import TAGS, Value, fields_of, measurement_of, tag_values, time_of
 
 #: Write buffer of a file output, characters.
 BUFFER = 1 << 20
@@ -80,93 +80,40 @@ class LineProtocolSink:
 
 def to_line_protocol(row: Row) -> str:
     """One row as one line of line protocol, without the newline."""
-    if isinstance(row, FactorRow):  # two per 15 minutes: Point itself is fast enough
-        return _factor_point(row).to_line_protocol()
-    if isinstance(row, HealthRow):  # a few a minute
-        return _health_point(row).to_line_protocol()
-    if isinstance(row, MachineRow):
-        key = ("carbon_machine", row.site, row.line, row.machine, row.sku, row.window.kind)
-        fields = {  # in name order, as Point writes them; None = left out
-            "allocated_share": _float(row.allocated_share),
-            "co2e_kg": _float(row.co2e_kg),
-            "energy_kwh": _float(row.energy_kwh),
-            "energy_per_unit_kwh": _float(row.energy_per_unit_kwh),
-            "good_units": _float(row.good_units),
-            "revision": f"{int(row.revision)}i",
-        }
-    else:
-        order = row.window.kind == "order"
-        if order:
-            key = ("carbon_order", row.site, row.line, row.sku, row.order_id)
-        else:
-            key = ("carbon_intensity", row.site, row.line, row.sku, row.shift, row.window.kind)
-        fields = {
-            "carbon_efficiency_units_per_kg": _float(row.carbon_efficiency_units_per_kg),
-            "co2e_kg": _float(row.co2e_kg),
-            "co2e_per_unit_kg": _float(row.co2e_per_unit_kg),
-            "coverage_pct": _float(row.coverage_pct),
-            "electricity_kwh": _float(row.electricity_kwh),
-            "end_time": f'"{_rfc3339(row.window.end)}"' if order else None,
-            "energy_kwh": _float(row.energy_kwh),
-            "fuel_kwh": _float(row.fuel_kwh),
-            "good_units": _float(row.good_units),
-            "grid_factor_kg_per_kwh": _float(row.grid_factor_kg_per_kwh),
-            "revision": f"{int(row.revision)}i",
-            "scope1_co2e_kg": _float(row.scope1_co2e_kg),
-            "scope2_location_co2e_kg": _float(row.scope2_location_co2e_kg),
-            "scope2_market_co2e_kg": _float(row.scope2_market_co2e_kg),
-        }
-    text = ",".join([f"{name}={value}" for name, value in fields.items() if value is not None])
-    return f"{_series(key)}{text} {int(row.window.start)}"
+    text = ",".join([f"{name}={text}" for name, value in fields_of(row).items()
+                     if (text := _value(value)) is not None])
+    return f"{_series((measurement_of(row), *tag_values(row)))}{text} {int(time_of(row))}"
 
 
-def _factor_point(row: FactorRow) -> Point:
-    """``carbon_factor``: the factor in force and where it comes from (design brief §3)."""
-    source = row.provenance
-    point = (
-        Point("carbon_factor").tag("zone", row.zone).tag("provider", source.provider)
-        .tag("basis", source.basis).tag("type", source.type)
-        .field("kg_per_kwh", float(row.kg_per_kwh)).field("dataset", source.dataset)
-        .field("estimated", source.estimated).time(int(row.start))
-    )
-    if source.year is not None:
-        point.field("year", int(source.year))
-    return point
-
-
-def _health_point(row: HealthRow) -> Point:
-    """``carbonline_health``: a component's counts; ``line`` left out for plant-wide rows
-    (line protocol has no empty tag values)."""
-    point = Point("carbonline_health").tag("site", row.site).tag("component", row.component)
-    if row.line:
-        point.tag("line", row.line)
-    for name, value in row.fields.items():
-        point.field(name, value)
-    return point.time(int(row.time))
-
-
-#: Each measurement's tags, in the order a series key (below) lists their values.
-TAGS = {
-    "carbon_intensity": ("site", "line", "sku", "shift", "window"),
-    "carbon_order": ("site", "line", "sku", "order_id"),
-    "carbon_machine": ("site", "line", "machine", "sku", "window"),
-}
 _SERIES: dict[tuple[str, ...], str] = {}
+_ESCAPE_STRING = str.maketrans({"\\": "\\\\", '"': '\\"'})
 
 
 def _series(key: tuple[str, ...]) -> str:
     """``measurement,tag=value,… `` (trailing space included), escaped by ``Point``, for a
-    key of the measurement and its tag values."""
+    key of the measurement and its tag values; an empty tag value is left out."""
     text = _SERIES.get(key)
     if text is None:
         if len(_SERIES) >= MAX_CACHED_SERIES:
             _SERIES.clear()
         point = Point(key[0])
         for name, value in zip(TAGS[key[0]], key[1:]):
-            point.tag(name, value)
+            if value:
+                point.tag(name, value)
         probe = point.field("_", 1).time(0).to_line_protocol()
         text = _SERIES[key] = probe.removesuffix("_=1i 0")
     return text
+
+
+def _value(value: Value | None) -> str | None:
+    """A field value as ``Point`` writes it (``None``: left out)."""
+    if value is None or isinstance(value, float):
+        return _float(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    return f'"{value.translate(_ESCAPE_STRING)}"'
 
 
 def _float(value: float | None) -> str | None:
@@ -176,10 +123,3 @@ def _float(value: float | None) -> str | None:
         return None
     text = repr(float(value))
     return text[:-2] if text[-2:] == ".0" else text
-
-
-def _rfc3339(ns: int) -> str:
-    """``2026-03-02T06:15:00Z``; fractional seconds only when the time has them."""
-    seconds, rest = divmod(int(ns), NS_PER_S)
-    stamp = datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{rest:09d}".rstrip("0") + "Z" if rest else f"{stamp}Z"
