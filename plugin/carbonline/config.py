@@ -422,11 +422,15 @@ class InfluxSink(InfluxServer):
 
 
 class MqttSink(MqttBroker):
-    """Publishing for Node-RED: ``carbonline/<site>/<line>/intensity`` (retained, last value
-    per line), ``…/machine/<machine>`` and ``…/alert`` with JSON payloads whose keys are the
-    series' field names."""
+    """Publishing for Node-RED (design brief §3): ``<prefix>/<site>/<line>/intensity``
+    (retained: the line's last value), ``…/<line>/machine/<machine>``, ``…/<line>/order``,
+    ``<prefix>/<site>/factor/<basis>`` and ``<prefix>/<site>/health/<component>``, JSON
+    payloads whose keys are the series' tag and field names plus ``time``."""
 
     topic_prefix: str = "carbonline"
+    windows: list[str] = Field(
+        default_factory=lambda: ["1m"], description="the carbon_intensity windows published "
+        "(the retained message of a line is the last one)")
     retain: bool = True
     qos: Literal[0, 1, 2] = 1
 
