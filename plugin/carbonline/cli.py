@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import signal
 import time
 from datetime import datetime, timezone
 
@@ -88,6 +89,36 @@ def replay_command(config: str, inputs: tuple[str, ...], outputs: tuple[str, ...
             raise click.ClickException(str(exc)) from None
     _print_stats(summary.stats)
     err.print(f"{summary.rows_written:,} rows written to {', '.join(outputs)}")
+
+
+@main.command("run")
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False),
+              help="The plant.toml; its [sources.*] and [sinks.*] say where to connect.")
+@click.option("--input", "inputs", multiple=True,
+              help="A source besides the configured ones (mqtt://…, opc.tcp://…); repeatable.")
+@click.option("--output", "outputs", multiple=True,
+              help="A sink besides the configured ones (mqtt://…, a URL, a .lp file); "
+                   "repeatable.")
+def run_command(config: str, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> None:
+    """Attach to a live plant and keep CO₂e-per-unit series flowing until stopped."""
+    from .live import LiveRun
+
+    plant = _load(config)
+    try:
+        live = LiveRun(plant, inputs, outputs)
+    except (UnclaimedError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: live.stop())
+    err.print(f"carbonline run: {', '.join(s.name for s in live.sources)} → "
+              f"{', '.join(s.name for s in live.sinks)}; HTTP on {plant.config.http.listen}; "
+              "Ctrl-C stops")
+    try:
+        summary = live.run()
+    except FactorError as exc:
+        raise click.ClickException(str(exc)) from None
+    _print_stats(live.engine.stats)
+    err.print(f"{summary.rows_written:,} rows written")
 
 
 @main.command("demo")

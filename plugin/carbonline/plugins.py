@@ -15,7 +15,9 @@ hookimpl = pluggy.HookimplMarker("carbonline")
 #: carbonline's own parts, registered exactly as a third-party plugin would be.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "carbonline.sources.files",
+    "carbonline.sources.mqtt",
     "carbonline.sinks.lineprotocol",
+    "carbonline.sinks.mqtt",
     "carbonline.factors.providers",
 )
 

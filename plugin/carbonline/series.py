@@ -99,6 +99,16 @@ def _float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
+def as_json(row: Row) -> dict[str, Value]:
+    """A row as a JSON object (MQTT payloads, the HTTP API): ``time`` (RFC 3339), the tags
+    (an empty one left out) and the defined fields."""
+    payload: dict[str, Value] = {"time": rfc3339(time_of(row))}
+    payload.update((name, value) for name, value in
+                   zip(TAGS[measurement_of(row)], tag_values(row)) if value)
+    payload.update((name, value) for name, value in fields_of(row).items() if value is not None)
+    return payload
+
+
 def rfc3339(ns: int) -> str:
     """``2026-03-02T06:15:00Z``; fractional seconds only when the time has them."""
     seconds, rest = divmod(int(ns), NS_PER_S)

@@ -57,6 +57,7 @@ _CONTEXT = (ROLE["sku"], ROLE["order"])
 _STEP_NS = 86400 * NS_PER_S  # the largest watermark step one ingest takes at a time
 _MAX_DENSE = 4_000_000  # bins × (machines + lines) per calculator call, bounds memory
 _LOGGED_PER_REASON = 20
+FACTOR_REFRESH_NS = 5 * 60 * NS_PER_S
 
 
 class FactorError(Exception):
@@ -118,6 +119,7 @@ class Engine:
         self._final_bin = NO_TIME  # bins below this are finalised
         self._factors: dict[str, FactorSeries] = {}
         self._factor_span = (0, 0)
+        self._factors_asked = self.clock()
 
     # --- input -----------------------------------------------------------------------------
 
@@ -147,6 +149,20 @@ class Engine:
             step += _STEP_NS
             yield self._advance(step)
         yield self._advance(target)
+
+    @property
+    def newest_reading(self) -> int | None:
+        """Event time of the newest reading taken (ns), ``None`` before the first."""
+        return None if self._max_time == NO_TIME else self._max_time
+
+    def advance(self, watermark: int) -> list[Row]:
+        """Move the watermark to ``watermark`` (ns) without a reading: a live run's wall-clock
+        idle timeout, so windows close when a plant goes quiet. Meters stay silent, so a bin
+        still waits for them until ``meter_timeout``; a reading that arrives later is late or a
+        revision, as any reading behind the watermark."""
+        if self._watermark == NO_TIME or watermark <= self._watermark:
+            return []
+        return self._advance(watermark)
 
     def flush(self) -> list[Row]:
         """End of input: release everything held and close every window."""
@@ -336,9 +352,12 @@ class Engine:
     # --- factors ---------------------------------------------------------------------------
 
     def _series(self, basis: str, start: int, end: int) -> FactorSeries:
-        """The factor series for the site's zone, asked per week and cached."""
+        """The factor series for the site's zone, asked per week and cached; asked again after
+        FACTOR_REFRESH_NS of wall-clock time, so a live run sees a provider's new values (a
+        grid series growing in the historian)."""
         lo, hi = self._factor_span
-        if not (lo <= start and end < hi and basis in self._factors):
+        stale = self.clock() - self._factors_asked > FACTOR_REFRESH_NS
+        if stale or not (lo <= start and end < hi and basis in self._factors):
             week = 7 * 86400 * NS_PER_S
             lo = start - start % (86400 * NS_PER_S)
             hi = max(end + 1, lo + week)
@@ -351,6 +370,7 @@ class Engine:
                                       f"({b}-based)")
                 self._factors[b] = series
             self._factor_span = (lo, hi)
+            self._factors_asked = self.clock()
         return self._factors[basis]
 
     def _factor_at(self, t: int) -> float:

@@ -32,7 +32,7 @@ from ..config import MqttSink
 from ..plant import PlantModel
 from ..plugins import hookimpl
 from ..records import FactorRow, HealthRow, IntensityRow, MachineRow, Row
-from ..series import TAGS, fields_of, measurement_of, rfc3339, tag_values, time_of
+from ..series import as_json
 from ..sources.mqtt import client_id_for, connect_client
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class MqttPublisher:
             if target is None:
                 continue
             topic, retain = target
-            info = self._client.publish(topic, json.dumps(payload_of(row)),
+            info = self._client.publish(topic, json.dumps(as_json(row)),
                                         qos=self.settings.qos,
                                         retain=retain and self.settings.retain)
             self.counters["published"] += 1
@@ -123,12 +123,3 @@ class MqttPublisher:
                       self.queue_depth)
         self._client.disconnect()
         self._client.loop_stop()
-
-
-def payload_of(row: Row) -> dict:
-    """A row as the JSON object published: tags, fields (undefined ones left out), ``time``."""
-    payload: dict = {"time": rfc3339(time_of(row))}
-    payload.update((name, value) for name, value in
-                   zip(TAGS[measurement_of(row)], tag_values(row)) if value)
-    payload.update((name, value) for name, value in fields_of(row).items() if value is not None)
-    return payload

@@ -1,0 +1,1 @@
+"""The one HTTP app of ``carbonline run`` (design brief §1)."""

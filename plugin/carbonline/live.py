@@ -1,0 +1,258 @@
+"""``carbonline run``: the engine attached to a live plant.
+
+The same :class:`~carbonline.engine.accumulator.Engine` as a replay, fed by live sources
+(MQTT, OPC UA, InfluxDB — whatever the plant.toml ``[sources.*]`` sections name, plus any extra
+inputs) and writing to live sinks (``[sinks.*]``). Each source's ``read()`` runs in a thread of
+its own and hands batches to this loop through a queue, so one slow source never holds up
+another and the engine, which is not thread-safe, is only touched here.
+
+What the loop adds to a replay, because a plant is not a file:
+
+- **Idle timeout.** Event time only moves when readings arrive. When none has arrived for
+  ``[run] idle_timeout`` seconds of wall-clock time, the watermark moves on with the wall clock
+  (newest reading + time since it arrived − lateness), so the last windows of a stopped line
+  still close.
+- **Health.** Every ``[run] health_interval`` seconds a ``carbonline_health`` row per
+  component goes to every sink: the engine's accepted and rejected counts by reason, each
+  source's and sink's own counters and queue depth, and per line the age of its newest reading
+  (seconds, wall clock minus event time).
+- **One HTTP app** (FastAPI on uvicorn at ``[http] listen``): ``/health`` and the routers
+  sources bring (the InfluxDB subscription endpoint).
+
+Stopping (``stop()``, SIGINT/SIGTERM in the CLI) closes the sources, takes what they still
+hand over, closes every window (partial windows are written with their ``coverage_pct``) and
+closes the sinks. Resuming open windows across a restart is the checkpoint's job.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pluggy
+import uvicorn
+
+from .api.app import create_app
+from .config import PlantConfig
+from .engine.accumulator import Engine
+from .engine.increments import NO_TIME
+from .plant import ROLE, PlantModel
+from .plugins import get_manager
+from .records import NS_PER_S, HealthRow, Reason, ReadingBatch, Row
+from .replay import open_sinks, open_sources
+
+log = logging.getLogger(__name__)
+
+#: How long the loop waits for a batch before it checks the clock, seconds.
+TICK_S = 0.5
+
+
+def configured_inputs(config: PlantConfig) -> list[str]:
+    """The URLs of the plant.toml ``[sources.*]`` sections, in a fixed order."""
+    return [s.url for s in (config.sources.mqtt, config.sources.opcua, config.sources.influx)
+            if s is not None]
+
+
+def configured_outputs(config: PlantConfig) -> list[str]:
+    """The URLs of the plant.toml ``[sinks.*]`` sections."""
+    return [s.url for s in (config.sinks.influx, config.sinks.mqtt) if s is not None]
+
+
+@dataclass
+class RunSummary:
+    """What a run did, for the CLI's last words."""
+
+    accepted: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    rows_written: int = 0
+    health_rows: int = 0
+
+
+class LiveRun:
+    """One plant's live loop. ``run()`` blocks until ``stop()`` (from another thread)."""
+
+    def __init__(
+        self,
+        plant: PlantModel,
+        inputs: Sequence[str] = (),
+        outputs: Sequence[str] = (),
+        pm: pluggy.PluginManager | None = None,
+        wall_clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.plant = plant
+        pm = pm or get_manager()
+        config = plant.config
+        inputs = [*configured_inputs(config), *inputs]
+        outputs = [*configured_outputs(config), *outputs]
+        if not inputs:
+            raise ValueError("nothing to read: configure a [sources.mqtt], [sources.opcua] or "
+                             "[sources.influx] section, or give --input")
+        if not outputs:
+            raise ValueError("nowhere to write: configure [sinks.influx] or [sinks.mqtt], or "
+                             "give --output")
+        self.sources = open_sources(plant, inputs, pm)
+        self.sinks = open_sinks(plant, outputs, pm)
+        self.engine = Engine(plant, pm)
+        self.clock = wall_clock
+        self.summary = RunSummary()
+        self._batches: queue.Queue[ReadingBatch | None] = queue.Queue(maxsize=1000)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._server: uvicorn.Server | None = None
+        self._last_arrival = time.monotonic()
+        self._line_of_meter = plant.line.copy()  # -1: shared utility, main meter, unknown
+        own = plant.machine >= 0
+        self._line_of_meter[own] = plant.machine_line[plant.machine[own]]
+        self._line_of_meter[np.isin(plant.role, (ROLE["sku"], ROLE["order"]))] = -1
+        self._newest = np.full(len(plant.lines), NO_TIME, dtype=np.int64)  # per line, ns
+        self._health: list[HealthRow] = []
+        self.app = create_app([s.router for s in self.sources if hasattr(s, "router")],
+                              lambda: self._health)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def run(self) -> RunSummary:
+        """Start the sources and the HTTP app; loop until :meth:`stop`; close everything."""
+        self._serve_http()
+        for source in self.sources:
+            thread = threading.Thread(target=self._pump, args=(source,), daemon=True,
+                                      name=f"source {source.name}")
+            thread.start()
+            self._threads.append(thread)
+        interval = self.plant.config.run.health_interval
+        next_health = time.monotonic() + interval
+        try:
+            while not self._stop.is_set():
+                self._step()
+                if time.monotonic() >= next_health:
+                    self._emit(self.health())
+                    next_health += interval
+        finally:
+            self._shutdown()
+        return self.summary
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _pump(self, source) -> None:
+        """A source's thread: its batches into the queue until it ends."""
+        try:
+            for batch in source.read():
+                self._batches.put(batch)
+        except Exception:  # noqa: BLE001 - a broken source must not take the run down silently
+            log.exception("source %s failed; the run goes on without it", source.name)
+
+    def _serve_http(self) -> None:
+        host, port = self.plant.config.http.listen.rsplit(":", 1)
+        config = uvicorn.Config(self.app, host=host, port=int(port), log_level="warning",
+                                lifespan="off")
+        self._server = uvicorn.Server(config)
+        thread = threading.Thread(target=self._server.run, daemon=True, name="http")
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the HTTP app could not listen on {host}:{port}")
+            time.sleep(0.01)
+        self._http_thread = thread
+
+    def _shutdown(self) -> None:
+        for source in self.sources:
+            source.close()
+        for thread in self._threads:
+            thread.join(30)
+        while True:  # what the sources handed over while closing
+            try:
+                batch = self._batches.get_nowait()
+            except queue.Empty:
+                break
+            if batch is not None:
+                self._emit(self.engine.ingest(batch))
+        self._emit(self.engine.flush())
+        self._emit(self.health())
+        for sink in self.sinks:
+            sink.close()
+        if self._server is not None:
+            self._server.should_exit = True
+            self._http_thread.join(10)
+        stats = self.engine.stats
+        self.summary.accepted = stats.accepted
+        self.summary.rejected = {r.value: n for r, n in stats.rejected.items()}
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def _step(self) -> None:
+        try:
+            batch = self._batches.get(timeout=TICK_S)
+        except queue.Empty:
+            batch = None
+        if batch is not None and (len(batch.readings) or batch.context or batch.rejections):
+            self._last_arrival = time.monotonic()
+            self._note_newest(batch)
+            for rows in self.engine.ingest_steps(batch):
+                self._emit(rows)
+            return
+        idle = time.monotonic() - self._last_arrival
+        newest = self.engine.newest_reading
+        if newest is not None and idle > self.plant.config.run.idle_timeout:
+            lateness = int(self.plant.config.engine.lateness * NS_PER_S)
+            self._emit(self.engine.advance(newest + int(idle * NS_PER_S) - lateness))
+
+    def _emit(self, rows: list[Row]) -> None:
+        if not rows:
+            return
+        for sink in self.sinks:
+            try:
+                sink.write(rows)
+            except Exception:  # noqa: BLE001 - one failing sink must not stop the others
+                log.exception("sink %s failed to take %d rows", sink.name, len(rows))
+        self.summary.rows_written += len(rows)
+
+    # --- health ------------------------------------------------------------------------------
+
+    def health(self) -> list[HealthRow]:
+        """``carbonline_health`` rows as of now (the last ones are served at ``/health``)."""
+        now = self.clock()
+        stamp = now - now % NS_PER_S
+        site = self.plant.site
+        stats = self.engine.stats
+        engine_fields: dict[str, int | float] = {
+            "accepted": stats.accepted,
+            "rejected": sum(stats.rejected.values()),
+            "late": stats.rejected[Reason.LATE],
+            "context_changes": stats.context_changes,
+            "queue_depth": self._batches.qsize(),
+        }
+        engine_fields.update({f"rejected_{r.value}": stats.rejected[r] for r in Reason})
+        rows = [HealthRow(stamp, site, "engine", engine_fields)]
+        for part in [*self.sources, *self.sinks]:
+            fields: dict[str, int | float] = {k: int(v) for k, v in
+                                              getattr(part, "counters", {}).items()}
+            if hasattr(part, "queue_depth"):
+                fields["queue_depth"] = int(part.queue_depth)
+            if fields:
+                rows.append(HealthRow(stamp, site, part.name, fields))
+        rows.extend(self._line_ages(stamp, now))
+        self.summary.health_rows += len(rows)
+        self._health = rows
+        return rows
+
+    def _note_newest(self, batch: ReadingBatch) -> None:
+        """Remember each line's newest reading time as it arrives (the engine's own meter
+        state lags by the lateness, which would make every line look late)."""
+        meters = batch.readings["meter"]
+        known = (meters >= 0) & (meters < len(self._line_of_meter))
+        lines = self._line_of_meter[meters[known]]
+        mine = lines >= 0
+        np.maximum.at(self._newest, lines[mine], batch.readings["time"][known][mine])
+
+    def _line_ages(self, stamp: int, now: int) -> list[HealthRow]:
+        """Per line: seconds from the event time of its newest reading to now."""
+        return [HealthRow(stamp, self.plant.site, "engine",
+                          {"last_reading_age_s": (now - int(newest)) / NS_PER_S}, line)
+                for line, newest in zip(self.plant.lines, self._newest) if newest != NO_TIME]
