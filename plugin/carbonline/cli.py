@@ -121,6 +121,65 @@ def run_command(config: str, inputs: tuple[str, ...], outputs: tuple[str, ...]) 
     err.print(f"{summary.rows_written:,} rows written")
 
 
+@main.command("discover")
+@click.option("--influx", "influx", metavar="URL", help="An InfluxDB: http://host:8086")
+@click.option("--database", help="With --influx: the database to look in (default: all).")
+@click.option("--mqtt", "mqtt_url", metavar="URL", help="A broker: mqtt://host:1883")
+@click.option("--topic", default="#", show_default=True, help="With --mqtt: what to listen to.")
+@click.option("--seconds", default=10.0, show_default=True,
+              help="With --mqtt: how long to listen.")
+@click.option("--opcua", "opcua_url", metavar="URL", help="An OPC UA server: opc.tcp://host:4840")
+@click.option("--site", default="plant", show_default=True, help="Site name for the draft.")
+@click.option("--timezone", default="UTC", show_default=True, help="Site time zone (IANA).")
+@click.option("--zone", default="DE", show_default=True, help="Grid zone for the draft.")
+@click.option("--write", "write", type=click.Path(dir_okay=False),
+              help="Write the drafted plant.toml here (default: stdout).")
+def discover(influx: str | None, database: str | None, mqtt_url: str | None, topic: str,
+             seconds: float, opcua_url: str | None, site: str, timezone: str, zone: str,
+             write: str | None) -> None:
+    """List the signals on a historian, broker or PLC and draft a plant.toml from them."""
+    from .config import MqttBroker, OpcuaServer
+    from .discover.draft import draft_config, guess
+
+    chosen = [u for u in (influx, mqtt_url, opcua_url) if u]
+    if len(chosen) != 1:
+        raise click.UsageError("give one of --influx URL, --mqtt URL or --opcua URL")
+    try:
+        if influx:
+            from .discover.influx import browse_influx
+
+            found = browse_influx(influx, database)
+            first = found[0].where.split(".")[0] if found else ""
+            section = {"influx": {"url": influx, "database": database or first,
+                                  "mode": "poll"}}
+        elif mqtt_url:
+            from .discover.mqtt import sniff_mqtt
+
+            err.print(f"listening on {mqtt_url} to {topic!r} for {seconds:g} s …")
+            found = sniff_mqtt(MqttBroker(url=mqtt_url), seconds, topic)
+            section = {"mqtt": {"url": mqtt_url}}
+        else:
+            from .discover.opcua import browse_opcua
+
+            found = browse_opcua(OpcuaServer(url=opcua_url).url)
+            section = {"opcua": {"url": opcua_url}}
+    except (OSError, ConnectionError, ValueError) as exc:
+        raise click.ClickException(f"discovery failed: {exc}") from None
+    for signal in found:
+        g = guess(signal)
+        samples = ", ".join(str(v) for v in signal.samples[-3:])
+        err.print(f"  {signal.where or signal.name:50} {g.role or '?':15} {samples[:40]}")
+    err.print(f"{len(found)} signals found")
+    text = draft_config(found, site, timezone, zone, section)
+    if write:
+        with open(write, "w", encoding="utf-8") as f:
+            f.write(text)
+        err.print(f"draft written to {write}: confirm each '# CONFIRM', then "
+                  f"`carbonline check-config {write}`")
+    else:
+        click.echo(text)
+
+
 @main.command("demo")
 @click.option("--hours", default=24.0, show_default=True, help="Plant time to simulate.")
 @click.option("--seed", default=1, show_default=True, help="Same seed, same numbers.")
