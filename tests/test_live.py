@@ -97,7 +97,8 @@ def test_live_run_publishes_closes_idle_windows_and_reports_health(mosquitto, pl
                     and "line" not in p["tags"]][-1]
     assert final_engine["fields"]["accepted"] == 6
     assert final_engine["fields"]["rejected"] == 0
-    assert {p["tags"]["component"] for p in healths} >= {"engine", mosquitto.url}
+    assert {p["tags"]["component"] for p in healths} >= {
+        "engine", f"source {mosquitto.url}", f"sink {mosquitto.url}"}
     minutes = [p for p in points if p["measurement"] == "carbon_intensity"
                and p["tags"]["window"] == "1m"]
     assert sum(p["fields"]["co2e_kg"] for p in minutes) == pytest.approx((KWH[2] - KWH[0]) * 0.4)

@@ -230,13 +230,14 @@ class LiveRun:
         }
         engine_fields.update({f"rejected_{r.value}": stats.rejected[r] for r in Reason})
         rows = [HealthRow(stamp, site, "engine", engine_fields)]
-        for part in [*self.sources, *self.sinks]:
+        parts = [("source", p) for p in self.sources] + [("sink", p) for p in self.sinks]
+        for kind, part in parts:
             fields: dict[str, int | float] = {k: int(v) for k, v in
                                               getattr(part, "counters", {}).items()}
             if hasattr(part, "queue_depth"):
                 fields["queue_depth"] = int(part.queue_depth)
-            if fields:
-                rows.append(HealthRow(stamp, site, part.name, fields))
+            if fields:  # component "source mqtt://broker:1883": a broker is often both
+                rows.append(HealthRow(stamp, site, f"{kind} {part.name}", fields))
         rows.extend(self._line_ages(stamp, now))
         self.summary.health_rows += len(rows)
         self._health = rows

@@ -155,7 +155,7 @@ class MqttSource:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
-        self._client.on_subscribe = lambda *args: self.subscribed.set()
+        self._client.on_subscribe = self._on_subscribe
         try:
             while not self._closed.is_set():
                 self._wake.wait(IDLE_YIELD_S)
@@ -190,6 +190,10 @@ class MqttSource:
         self._connected_once = True
         client.subscribe([(topic, 1) for topic in self.filters])
         log.info("MQTT %s connected; subscribed to %s", self.name, ", ".join(self.filters))
+
+    def _on_subscribe(self, *args: object) -> None:
+        self.counters["subscribed"] += 1  # once per (re)connection, in carbonline_health
+        self.subscribed.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
                        reason_code: mqtt.ReasonCode, properties: object) -> None:
