@@ -4,7 +4,9 @@ The session broker is shared (tests use their own topics); :func:`start_mosquitt
 private one for tests that stop and restart the broker. Persistence lives in a temp dir, so a
 restarted broker keeps persistent sessions and their queued QoS 1 messages, as a plant's does.
 Run as root, Mosquitto drops to user ``mosquitto`` and exits when that user does not exist
-(stack notes), hence ``user root``.
+(stack notes), hence ``user root``. Unlike influxd, mosquitto links to libraries of other
+Debian packages (libmosquitto1, libcjson1…), so the no-root unpack needs them present: CI runs
+as root and installs the package with its dependencies.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 import socket
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,6 @@ from ._common import debian_binary, free_ports, stop, wait_until
 
 CONFIG = """\
 listener {port} 127.0.0.1
-allow_anonymous true
 persistence true
 persistence_location {root}/
 autosave_interval 1
@@ -35,21 +36,42 @@ log_type warning
 
 @dataclass
 class Mosquitto:
-    """A running broker: ``url`` is ``mqtt://127.0.0.1:PORT``; ``restart()`` keeps the port and
-    the persisted sessions."""
+    """A running broker: ``url`` is ``mqtt://127.0.0.1:PORT`` (``mqtts://`` with TLS);
+    ``restart()`` keeps the port and the persisted sessions. With ``users`` only they may
+    connect; with ``tls`` the listener speaks TLS with a certificate for 127.0.0.1 signed by
+    the CA at ``root/ca.pem``."""
 
     port: int
     root: Path
-    process: subprocess.Popen
+    process: subprocess.Popen | None = None
+    users: dict[str, str] = field(default_factory=dict)
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca(self) -> Path:
+        return self.root / "ca.pem"
 
     def start(self) -> None:
         binary = debian_binary("mosquitto", "mosquitto", "CARBONLINE_MOSQUITTO")
         config = self.root / "mosquitto.conf"
         text = CONFIG.format(port=self.port, root=self.root)
+        if self.users:
+            passwords = self.root / "passwords"
+            passwords.write_text("")
+            for user, password in self.users.items():
+                subprocess.run([str(binary.parent.parent / "bin" / "mosquitto_passwd"), "-b",
+                                str(passwords), user, password], check=True)
+            text += f"allow_anonymous false\npassword_file {passwords}\n"
+        else:
+            text += "allow_anonymous true\n"
+        if self.tls:
+            _certificates(self.root)
+            text += (f"cafile {self.ca}\ncertfile {self.root}/server.pem\n"
+                     f"keyfile {self.root}/server.key\n")
         if os.geteuid() == 0:
             text += "user root\n"
         config.write_text(text)
@@ -61,7 +83,8 @@ class Mosquitto:
                    f"mosquitto ({binary})")
 
     def stop(self) -> None:
-        stop(self.process)
+        if self.process is not None:
+            stop(self.process)
 
     def restart(self) -> None:
         self.stop()
@@ -73,10 +96,26 @@ def _accepts(port: int) -> bool:
         return True
 
 
-def start_mosquitto(root: Path) -> Mosquitto:
+def _certificates(root: Path) -> None:
+    """A throwaway CA and a server certificate for 127.0.0.1 it signs (openssl, in ``root``)."""
+    if (root / "server.pem").exists():
+        return
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=root, check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+            "/CN=carbonline test CA", "-keyout", "ca.key", "-out", "ca.pem")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout",
+            "server.key", "-out", "server.csr")
+    (root / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "san.cnf", "-out", "server.pem")
+
+
+def start_mosquitto(root: Path, users: dict[str, str] | None = None,
+                    tls: bool = False) -> Mosquitto:
     """Start a broker on a free port with its config, log and persistence under ``root``."""
     (port,) = free_ports(1)
-    broker = Mosquitto(port, root, None)  # type: ignore[arg-type]  # set by start()
+    broker = Mosquitto(port, root, users=users or {}, tls=tls)
     broker.start()
     return broker
 

@@ -13,7 +13,7 @@ import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 
-from carbonline.config import MqttBroker, parse_config
+from carbonline.config import MqttBroker, Tls, parse_config
 from carbonline.engine.accumulator import Engine
 from carbonline.plant import PlantModel, build_plant
 from carbonline.records import NS_PER_S, IntensityRow, ReadingBatch, Reason, empty_readings
@@ -228,5 +228,37 @@ def test_messages_published_while_away_arrive_on_return_and_after_a_broker_resta
         # QoS 1 is at least once: a broker restart may deliver a message again (the engine
         # refuses a repeated meter + timestamp as a duplicate); none is lost
         assert set(second.readings()["value"].tolist()) == {1.0, 2.0, 3.0, 4.0}
+    finally:
+        broker.stop()
+
+
+def test_tls_and_credentials_are_used_and_a_refusal_is_counted(tmp_path, names):
+    prefix, site = names
+    broker = start_mosquitto(tmp_path, users={"carbonline": "s3cret"}, tls=True)
+    plant = plant_for(prefix, site)
+    tls = Tls(ca=str(broker.ca))
+    try:
+        refused = MqttSource(plant, MqttBroker(url=broker.url, username="carbonline",
+                                               password="wrong", tls=tls))
+        thread = threading.Thread(target=lambda: list(refused.read()), daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not refused.counters["connect_refused"]:
+            assert time.monotonic() < deadline, "a wrong password was not reported"
+            time.sleep(0.05)
+        refused.close()
+        thread.join(10)
+        running = Running(MqttSource(plant, MqttBroker(url=broker.url, username="carbonline",
+                                                       password="s3cret", tls=tls)))
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        pub.username_pw_set("carbonline", "s3cret")
+        pub.tls_set(ca_certs=str(broker.ca))
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+        send(pub, f"{prefix}/x/press/kw", "7.5")
+        running.wait(lambda: len(running.readings()) == 1, "a reading over TLS")
+        assert running.readings()["value"].tolist() == [7.5]
+        running.stop()
+        pub.loop_stop()
     finally:
         broker.stop()
