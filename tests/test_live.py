@@ -16,7 +16,8 @@ from line_protocol_parser import parse_line
 from carbonline.config import parse_config
 from carbonline.live import LiveRun
 from carbonline.plant import build_plant
-from carbonline.records import NS_PER_S
+from carbonline.plugins import hookimpl, make_manager
+from carbonline.records import NS_PER_S, ReadingBatch
 from servers._common import free_ports
 
 KWH = [100.0, 101.2, 103.0]  # energy counter at minutes 0, 1, 2
@@ -112,3 +113,43 @@ def test_a_run_without_sources_or_sinks_says_what_to_configure(plant, tmp_path):
         LiveRun(bare, outputs=[str(tmp_path / "x.lp")])
     with pytest.raises(ValueError, match=r"nowhere to write.*\[sinks.influx\]"):
         LiveRun(bare, inputs=[plant.config.sources.mqtt.url])
+
+
+class BrokenSource:
+    """A third-party source whose read() fails after its first batch."""
+
+    name = "broken://plc"
+
+    def read(self):
+        yield ReadingBatch()
+        raise ConnectionResetError("the PLC went away")
+
+    def close(self) -> None:
+        pass
+
+
+class BrokenSourcePlugin:
+    @hookimpl
+    def carbonline_sources(self, plant, inputs):
+        return [BrokenSource()] if "broken://plc" in inputs else []
+
+
+def test_a_failing_source_shows_as_stopped_and_the_run_goes_on(plant, tmp_path, caplog):
+    pm = make_manager(load_entry_points=False)
+    pm.register(BrokenSourcePlugin())
+    live = LiveRun(plant, inputs=["broken://plc"], outputs=[str(tmp_path / "out.lp")], pm=pm)
+    runner = threading.Thread(target=live.run)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not any(r.component == "source broken://plc" and r.fields["stopped"]
+                      for r in live.latest_health):
+            assert time.monotonic() < deadline, "the failed source never showed in health"
+            time.sleep(0.1)
+        assert runner.is_alive()  # the MQTT source and the loop go on
+    finally:
+        live.stop()
+        runner.join(30)
+    assert "the PLC went away" in caplog.text
+    mqtt_row = [r for r in live.latest_health if r.component == f"source {plant.config.sources.mqtt.url}"]
+    assert mqtt_row and mqtt_row[0].fields["stopped"] == 0

@@ -110,9 +110,10 @@ class LiveRun:
         self._line_of_meter[own] = plant.machine_line[plant.machine[own]]
         self._line_of_meter[np.isin(plant.role, (ROLE["sku"], ROLE["order"]))] = -1
         self._newest = np.full(len(plant.lines), NO_TIME, dtype=np.int64)  # per line, ns
-        self._health: list[HealthRow] = []
+        self.latest_health: list[HealthRow] = []
+        self._stopped: dict[str, int] = {}  # sources whose read() failed or ended early
         self.app = create_app([s.router for s in self.sources if hasattr(s, "router")],
-                              lambda: self._health)
+                              lambda: self.latest_health)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -140,12 +141,19 @@ class LiveRun:
         self._stop.set()
 
     def _pump(self, source) -> None:
-        """A source's thread: its batches into the queue until it ends."""
+        """A source's thread: its batches into the queue until it ends. A source that fails
+        or ends by itself is logged and shows as ``stopped`` in its health row; the others go
+        on."""
         try:
             for batch in source.read():
                 self._batches.put(batch)
         except Exception:  # noqa: BLE001 - a broken source must not take the run down silently
             log.exception("source %s failed; the run goes on without it", source.name)
+            self._stopped[source.name] = 1
+            return
+        if not self._stop.is_set():
+            log.error("source %s ended by itself; the run goes on without it", source.name)
+            self._stopped[source.name] = 1
 
     def _serve_http(self) -> None:
         host, port = self.plant.config.http.listen.rsplit(":", 1)
@@ -236,11 +244,13 @@ class LiveRun:
                                               getattr(part, "counters", {}).items()}
             if hasattr(part, "queue_depth"):
                 fields["queue_depth"] = int(part.queue_depth)
+            if kind == "source":
+                fields["stopped"] = self._stopped.get(part.name, 0)
             if fields:  # component "source mqtt://broker:1883": a broker is often both
                 rows.append(HealthRow(stamp, site, f"{kind} {part.name}", fields))
         rows.extend(self._line_ages(stamp, now))
         self.summary.health_rows += len(rows)
-        self._health = rows
+        self.latest_health = rows
         return rows
 
     def _note_newest(self, batch: ReadingBatch) -> None:
