@@ -18,6 +18,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "carbonline.sources.mqtt",
     "carbonline.sinks.lineprotocol",
     "carbonline.sinks.mqtt",
+    "carbonline.sinks.influx",
     "carbonline.factors.providers",
 )
 
