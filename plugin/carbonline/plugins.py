@@ -16,6 +16,7 @@ hookimpl = pluggy.HookimplMarker("carbonline")
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "carbonline.sources.files",
     "carbonline.sources.mqtt",
+    "carbonline.sources.opcua",
     "carbonline.sinks.lineprotocol",
     "carbonline.sinks.mqtt",
     "carbonline.sinks.influx",
