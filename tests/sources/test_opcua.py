@@ -3,6 +3,7 @@ missing nodes, reconnects and security."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -11,7 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-from asyncua import ua
+from asyncua.crypto.cert_gen import setup_self_signed_certificate
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from carbonline.config import OpcuaServer, parse_config
 from carbonline.engine.accumulator import Engine
@@ -156,3 +158,41 @@ def test_a_restarted_server_is_reconnected_and_resubscribed():
         running.stop()
     finally:
         server.close()
+
+
+def test_basic256sha256_with_certificates(tmp_path):
+    """A PLC that accepts only signed and encrypted sessions: without security the source
+    keeps retrying (counted); with its certificate and key it reads."""
+    asyncio.run(_certificates(tmp_path))
+    server = start_opcua({"certificate": tmp_path / "server.der",
+                          "private_key": tmp_path / "server.pem"})
+    try:
+        nodes = variables(server, "secure")
+        server.write(nodes["energy"], 5.0, T0)
+        plain = OpcuaSource(plant_on(nodes, server.url), OpcuaServer(url=server.url))
+        reader = threading.Thread(target=lambda: list(plain.read()), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 15
+        while not plain.counters["connect_failures"]:
+            assert time.monotonic() < deadline, "an insecure connection was not refused"
+            time.sleep(0.05)
+        plain.close()
+        reader.join(15)
+        secure = OpcuaServer(url=server.url, security_policy="Basic256Sha256",
+                             certificate=str(tmp_path / "client.der"),
+                             private_key=str(tmp_path / "client.pem"))
+        running = Running(OpcuaSource(plant_on(nodes, server.url), secure))
+        running.wait(lambda: 5.0 in running.readings()["value"], "a value over a secure session")
+        running.stop()
+    finally:
+        server.close()
+
+
+async def _certificates(folder) -> None:
+    """Self-signed application certificates (DER) and keys (PEM) for server and client."""
+    for name, uri, use in (
+            ("server", "urn:freeopcua:python:server", ExtendedKeyUsageOID.SERVER_AUTH),
+            ("client", "urn:example.org:FreeOpcUa:opcua-asyncio",
+             ExtendedKeyUsageOID.CLIENT_AUTH)):
+        await setup_self_signed_certificate(folder / f"{name}.pem", folder / f"{name}.der", uri,
+                                            "127.0.0.1", [use], {"commonName": name})
