@@ -58,8 +58,8 @@ def guess(found: Found) -> Guess:
     stated = (found.unit or "").strip().lower()
     if stated in _UNITS:
         role, unit = _UNITS[stated]
-        if role == "energy_counter" and len(numbers) >= 2 and not grows:
-            return Guess("interval_energy", unit, f"unit {found.unit}, values do not only grow")
+        if role == "energy_counter" and any(b < a for a, b in zip(numbers, numbers[1:])):
+            return Guess("interval_energy", unit, f"unit {found.unit}, values go down too")
         return Guess(role, unit, f"unit {found.unit}")
     name = found.name.lower()
     for pattern, role in _WORDS:
