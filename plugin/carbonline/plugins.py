@@ -17,6 +17,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "carbonline.sources.files",
     "carbonline.sources.mqtt",
     "carbonline.sources.opcua",
+    "carbonline.sources.influx",
     "carbonline.sinks.lineprotocol",
     "carbonline.sinks.mqtt",
     "carbonline.sinks.influx",

@@ -39,13 +39,15 @@ def open_sources(plant: PlantModel, inputs: Sequence[str], pm: pluggy.PluginMana
     sources = [s for answer in pm.hook.carbonline_sources(plant=plant, inputs=inputs)
                for s in answer or []]
     claimed = {s.name for s in sources}
-    absent = [i for i in inputs if i not in claimed and i != "-" and not os.path.exists(i)]
+    absent = [i for i in inputs if i not in claimed and i != "-" and "://" not in i
+              and not os.path.exists(i)]
     if absent:
         raise UnclaimedError(f"no such file: {', '.join(absent)}")
     missing = [i for i in inputs if i not in claimed]
     if missing:
         raise UnclaimedError(f"no source plugin can read: {', '.join(missing)} "
-                             "(line protocol: .lp/.txt/.line or '-'; CSV: .csv)")
+                             "(line protocol: .lp/.txt/.line or '-'; CSV: .csv; mqtt://, "
+                             "mqtts://, opc.tcp://, or the [sources.influx] url)")
     order = {name: i for i, name in enumerate(inputs)}
     return sorted(sources, key=lambda s: order[s.name])
 

@@ -124,7 +124,7 @@ class _FileSource:
     def __init__(self, plant: PlantModel, name: str) -> None:
         self.plant = plant
         self.name = name
-        self.size_bytes: int | None = None if name == "-" else os.path.getsize(name)
+        self.size_bytes: int | None = os.path.getsize(name) if os.path.isfile(name) else None
         self.bytes_read = 0
         self.units = [meter_unit(plant, m) for m in plant.meters]  # per meter index
         self._last_text: dict[int, str] = {}  # context meter → its last text, for changes
@@ -252,6 +252,12 @@ class LineProtocolFile(_FileSource):
                                    else self.bytes_read + sum(map(len, lines)))
                 yield self._batch()
 
+    def parse(self, text: str) -> ReadingBatch:
+        """Line protocol held in memory (an InfluxDB subscription's POST body) → a batch,
+        by the same rules as a file."""
+        self._parse([line for line in text.splitlines() if line.strip()], 0)
+        return self._batch()
+
     def _parse(self, lines: list[str], lineno: int) -> None:
         """The hot loop. A line with one field that one meter maps, the common case, is
         handled inline; anything else goes to :meth:`_general` or :meth:`_slow`."""
@@ -333,14 +339,26 @@ class LineProtocolFile(_FileSource):
         if point["time"] is None:
             self._reject(Reason.MALFORMED, lineno, "no timestamp", line)
             return
-        tags = point["tags"]
-        key = (point["measurement"], *sorted(tags.items()))
+        self._point(self._series_of_tags(point["measurement"], point["tags"]), point["fields"],
+                    point["time"], line, lineno)
+
+    def _series_of_tags(self, measurement: str, tags: dict[str, str]) -> _Series:
+        key = (measurement, *sorted(tags.items()))
         series = self._by_tags.get(key)
         if series is None:
             if len(self._by_tags) >= MAX_CACHED_SERIES:
                 self._by_tags.clear()
-            series = self._by_tags[key] = _Series(self, point["measurement"], tags)
-        self._point(series, point["fields"], point["time"], line, lineno)
+            series = self._by_tags[key] = _Series(self, measurement, tags)
+        return series
+
+    def point(self, measurement: str, tags: dict[str, str], values: dict[str, object],
+              moment: int, raw: str) -> None:
+        """One point read some other way (an InfluxQL answer); collect with :meth:`take`."""
+        self._point(self._series_of_tags(measurement, tags), values, moment, raw, 0)
+
+    def take(self) -> ReadingBatch:
+        """What :meth:`point` collected since the last call."""
+        return self._batch()
 
     def _point(self, series: _Series, values: dict[str, object], moment: int, line: str,
                lineno: int) -> None:

@@ -1,0 +1,251 @@
+"""The built-in InfluxDB source: meters read from the plant's historian.
+
+It claims the ``[sources.influx]`` URL. Points map to meters by each meter's ``influx``
+mapping, exactly as in a line-protocol file (:class:`~carbonline.sources.files.LineProtocolFile`
+does the mapping for both). Two modes:
+
+- **subscription** (InfluxDB 1.x): carbonline registers ``CREATE SUBSCRIPTION "<name>" ON
+  "<db>"."<rp>" DESTINATIONS ALL '<advertise_url>'`` (dropping an old one of the same name
+  first, so a restart does not add a second) and InfluxDB then POSTs every write to ``/write``
+  on carbonline's HTTP app (the ``router`` here). Only measurements some meter maps are read;
+  the rest — carbonline's own ``carbon_*`` points too, which InfluxDB forwards like any write —
+  are counted as ``ignored``, so nothing loops. Closing drops the subscription. Subscriptions
+  are fire-and-forget: what InfluxDB could not deliver while carbonline was down is lost to
+  this path (re-reading by query after downtime is the checkpoint's job).
+- **poll** (1.x, 2.x through DBRP, 3.x: all serve InfluxQL at ``/query``): every
+  ``poll_interval``, each mapped measurement is asked for ``time > last AND time <= upper``,
+  in steps of at most an hour. ``upper`` trails the clock by the engine's ``lateness``, so a
+  point the historian receives up to that late is still read; each point is read once. The
+  first poll starts ``lateness`` + ``poll_interval`` before the start. Errors (server down,
+  bad credentials) are logged and counted, and the same span is asked again next time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+
+import httpx
+import numpy as np
+from fastapi import APIRouter, Request, Response
+
+from ..config import InfluxSource
+from ..plant import PlantModel
+from ..plugins import hookimpl
+from ..records import NS_PER_S, ContextEvent, ReadingBatch
+from ..sinks.influx import http_client
+from .files import LineProtocolFile
+
+log = logging.getLogger(__name__)
+
+#: How long ``read()`` waits before yielding an empty batch, seconds.
+IDLE_YIELD_S = 1.0
+#: The longest span one poll query asks for, ns (bounds an answer after a long pause).
+POLL_STEP_NS = 3600 * NS_PER_S
+#: Line-protocol precisions → ns per unit.
+PRECISION_NS = {"ns": 1, "n": 1, "u": 1_000, "us": 1_000, "ms": 1_000_000, "s": NS_PER_S,
+                "m": 60 * NS_PER_S, "h": 3600 * NS_PER_S}
+
+
+@hookimpl
+def carbonline_sources(plant: PlantModel, inputs: Sequence[str]) -> list:
+    """Claim the ``[sources.influx]`` URL."""
+    settings = plant.config.sources.influx
+    if settings is None or settings.url not in inputs:
+        return []
+    if settings.mode == "subscription":
+        return [InfluxSubscription(plant, settings)]
+    return [InfluxPoll(plant, settings)]
+
+
+class _Source:
+    """What both modes share: the meter mapping, the batch being filled, the read loop."""
+
+    def __init__(self, plant: PlantModel, settings: InfluxSource) -> None:
+        self.plant = plant
+        self.settings = settings
+        self.name = settings.url
+        self.counters: Counter[str] = Counter()
+        self.measurements = sorted({m.influx.measurement for m in plant.meters
+                                    if m.influx is not None})
+        self.mapping = LineProtocolFile(plant, f"{settings.url} {settings.database}")
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.closed = threading.Event()
+        self.pending: list[ReadingBatch] = []
+
+    def close(self) -> None:
+        self.closed.set()
+        self.wake.set()
+
+    def _hand_over(self, batch: ReadingBatch) -> None:
+        if not (len(batch.readings) or batch.context or batch.rejections):
+            return
+        self.counters["readings"] += len(batch.readings)
+        self.counters["rejected"] += len(batch.rejections)
+        with self.lock:
+            self.pending.append(batch)
+        self.wake.set()
+
+    def _take(self) -> ReadingBatch:
+        with self.lock:
+            batches, self.pending = self.pending, []
+        if len(batches) == 1:
+            return batches[0]
+        merged = ReadingBatch()
+        if batches:
+            merged.readings = np.concatenate([b.readings for b in batches])
+            merged.context = [e for b in batches for e in b.context]
+            merged.rejections = [r for b in batches for r in b.rejections]
+        return merged
+
+    def _query(self, http: httpx.Client, q: str) -> dict:
+        """InfluxQL through ``/query`` (epoch ns); an error in the answer raises."""
+        response = http.get("/query", params={"db": self.settings.database, "q": q,
+                                              "epoch": "ns"})
+        response.raise_for_status()
+        body = response.json()
+        errors = [r["error"] for r in body.get("results", []) if "error" in r]
+        if errors:
+            raise httpx.HTTPError("; ".join(errors))
+        return body
+
+
+class InfluxSubscription(_Source):
+    """InfluxDB 1.x pushes every write to ``router``'s ``/write``."""
+
+    def __init__(self, plant: PlantModel, settings: InfluxSource) -> None:
+        super().__init__(plant, settings)
+        self.wanted = set(self.measurements)
+        self.router = APIRouter()
+        self.router.add_api_route("/write", self._write, methods=["POST"], status_code=204,
+                                  summary="InfluxDB subscription endpoint (line protocol)")
+        self.registered = threading.Event()
+
+    async def _write(self, request: Request, precision: str = "ns") -> Response:
+        body = await request.body()
+        if request.headers.get("content-encoding") == "gzip":
+            body = gzip.decompress(body)
+        lines = body.decode("utf-8", errors="replace").splitlines()
+        kept = [line for line in lines if _measurement(line) in self.wanted]
+        self.counters["points"] += len(kept)
+        self.counters["ignored"] += sum(1 for line in lines if line.strip()) - len(kept)
+        if kept:
+            batch = self.mapping.parse("\n".join(kept))
+            scale = PRECISION_NS.get(precision, 1)
+            if scale != 1:
+                batch.readings["time"] *= scale
+                batch.context = [ContextEvent(e.meter, e.time * scale, e.text)
+                                 for e in batch.context]
+            self._hand_over(batch)
+        return Response(status_code=204)
+
+    def read(self) -> Iterator[ReadingBatch]:
+        """Register the subscription, then yield what InfluxDB pushed until :meth:`close`."""
+        with http_client(self.settings) as http:
+            self._register(http)
+            try:
+                while not self.closed.is_set():
+                    self.wake.wait(IDLE_YIELD_S)
+                    self.wake.clear()
+                    yield self._take()
+                yield self._take()
+            finally:
+                self._drop(http)
+
+    def _target(self) -> tuple[str, str]:
+        s = self.settings
+        destination = s.advertise_url or f"http://{self.plant.config.http.listen}"
+        return f'"{s.subscription}" ON "{s.database}"."{s.retention_policy or "autogen"}"', \
+            destination
+
+    def _register(self, http: httpx.Client) -> None:
+        on, destination = self._target()
+        while not self.closed.is_set():
+            try:
+                self._drop(http, quiet=True)
+                self._post(http, f"CREATE SUBSCRIPTION {on} DESTINATIONS ALL '{destination}'")
+            except httpx.HTTPError as exc:
+                self.counters["errors"] += 1
+                log.warning("InfluxDB %s: cannot register the subscription (%s); retrying",
+                            self.name, exc)
+                self.closed.wait(5)
+                continue
+            log.info("InfluxDB %s: subscription %s → %s", self.name, on, destination)
+            self.registered.set()
+            return
+
+    def _drop(self, http: httpx.Client, quiet: bool = False) -> None:
+        on, _ = self._target()
+        try:
+            self._post(http, f"DROP SUBSCRIPTION {on}")
+        except httpx.HTTPError as exc:
+            if not quiet:
+                log.warning("InfluxDB %s: could not drop the subscription: %s", self.name, exc)
+
+    def _post(self, http: httpx.Client, q: str) -> None:
+        response = http.post("/query", params={"q": q})
+        response.raise_for_status()
+        errors = [r["error"] for r in response.json().get("results", []) if "error" in r]
+        if errors:
+            raise httpx.HTTPError("; ".join(errors))
+
+
+class InfluxPoll(_Source):
+    """InfluxQL every ``poll_interval`` for what is new."""
+
+    def read(self) -> Iterator[ReadingBatch]:
+        lateness = int(self.plant.config.engine.lateness * NS_PER_S)
+        interval = self.settings.poll_interval
+        last = {m: time.time_ns() - lateness - int(interval * NS_PER_S)
+                for m in self.measurements}
+        with http_client(self.settings) as http:
+            while not self.closed.is_set():
+                upper = time.time_ns() - lateness
+                for measurement in self.measurements:
+                    last[measurement] = self._poll(http, measurement, last[measurement], upper)
+                yield self._take()
+                self.closed.wait(interval)
+            yield self._take()
+
+    def _poll(self, http: httpx.Client, measurement: str, last: int, upper: int) -> int:
+        """Read ``(last, upper]`` in steps; return how far it got."""
+        while last < upper and not self.closed.is_set():
+            end = min(upper, last + POLL_STEP_NS)
+            q = (f'SELECT * FROM "{measurement}" WHERE time > {last} AND time <= {end} '
+                 "GROUP BY *")
+            try:
+                body = self._query(http, q)
+            except (httpx.HTTPError, ValueError) as exc:
+                self.counters["errors"] += 1
+                log.warning("InfluxDB %s: poll of %s failed (%s); asking again next time",
+                            self.name, measurement, exc)
+                return last
+            self.counters["polls"] += 1
+            for series in body["results"][0].get("series", []):
+                tags = {k: v for k, v in (series.get("tags") or {}).items() if v != ""}
+                columns = series["columns"]
+                for row in series["values"]:
+                    values = {c: v for c, v in zip(columns[1:], row[1:]) if v is not None}
+                    self.counters["points"] += 1
+                    self.mapping.point(measurement, tags, values, int(row[0]),
+                                       f"{measurement} {tags} {values} {row[0]}")
+            self._hand_over(self.mapping.take())
+            last = end
+        return last
+
+
+def _measurement(line: str) -> str:
+    """The measurement of a line-protocol line (up to the first unescaped comma or space)."""
+    end = len(line)
+    for stop in (",", " "):
+        i = line.find(stop)
+        while i > 0 and line[i - 1] == "\\":
+            i = line.find(stop, i + 1)
+        if i != -1:
+            end = min(end, i)
+    return line[:end].replace("\\", "")
