@@ -10,17 +10,22 @@ time is used with its year in the provenance and marked ``estimated``.
 from __future__ import annotations
 
 import csv
+import logging
 from datetime import datetime
 from functools import cache
 from zoneinfo import ZoneInfo
 
+import httpx
 import numpy as np
 from line_protocol_parser import parse_line
 
 from ..plant import PlantModel
 from ..plugins import hookimpl
 from ..records import NS_PER_S, FactorSeries, Provenance, to_ns
+from .historian import describe, read_historian
 from .tables import grid_tables
+
+log = logging.getLogger(__name__)
 
 STEP_NS = 15 * 60 * NS_PER_S  # fine enough for every UTC offset in use (:30 and :45 zones)
 
@@ -51,7 +56,7 @@ def carbonline_emission_factors(
                 estimated=True,
             ),
         )
-    if factors.series is not None:
+    if factors.series is not None or factors.historian is not None:
         return _series(plant, zone, start, end)
     return _configured_or_table(plant, zone, start, end)
 
@@ -101,29 +106,41 @@ def _profile(plant: PlantModel, zone: str, start: int, end: int) -> FactorSeries
 
 
 def _series(plant: PlantModel, zone: str, start: int, end: int) -> FactorSeries:
-    """A plant's own grid-intensity series (CSV or line protocol). Each value holds until the
-    next one, but at most ``series_max_gap``; the gaps take the rest of the chain (constant,
-    profile, table), and the provenance says which and marks the series estimated."""
+    """A plant's own grid-intensity series: a file (CSV or line protocol) or a series in its
+    historian. Each value holds until the next one, but at most ``series_max_gap``; the gaps
+    take the rest of the chain (constant, profile, table), and the provenance says which and
+    marks the series estimated. A historian that cannot be read is one long gap, logged and
+    named in the provenance."""
     factors = plant.config.factors
-    times, values = read_series(factors.series, plant.config.site.timezone)
     hold = int(factors.series_max_gap * NS_PER_S)
+    if factors.historian is not None:
+        provider, dataset = "historian", f"grid series {describe(factors.historian)}"
+        try:
+            times, values = read_historian(factors.historian, start, end + 1, hold)
+        except (OSError, httpx.HTTPError) as exc:  # a historian outage must not stop the run
+            log.warning("%s", exc)
+            times, values = np.zeros(0, np.int64), np.zeros(0)
+            dataset += f" (unreadable: {exc})"
+    else:
+        times, values = read_series(factors.series, plant.config.site.timezone)
+        provider, dataset = "series", f"grid series {factors.series}"
     until = np.minimum(np.append(times[1:], np.iinfo(np.int64).max), times + hold)
     fallback = _configured_or_table(plant, zone, start, end)
     points = np.unique(np.concatenate([
         [start], times, until, fallback.starts if fallback is not None else []]).astype(np.int64))
     points = points[(points >= start) & (points <= end)]
     index = np.searchsorted(times, points, side="right") - 1
-    covered = (index >= 0) & (points < until[np.clip(index, 0, None)])
+    covered = ((index >= 0) & (points < until[np.clip(index, 0, None)]) if len(times)
+               else np.zeros(len(points), bool))
     if not covered.all() and fallback is None:
-        raise ValueError(f"the grid series {factors.series} has gaps and no factor to fill them")
-    own = values[np.clip(index, 0, None)]
+        raise ValueError(f"the {dataset} has gaps and no factor to fill them")
+    own = values[np.clip(index, 0, None)] if len(values) else np.zeros(len(points))
     kg = np.where(covered, own, fallback.at(points) if fallback is not None else own)
-    dataset = f"grid series {factors.series}"
     if not covered.all():
         dataset += (f"; gaps over {factors.series_max_gap:.0f} s filled from "
                     f"{fallback.provenance.provider} ({fallback.provenance.dataset})")
-    return FactorSeries(zone, points, kg, Provenance(  # a plant's file does not say its type
-        provider="series", dataset=dataset, type="unknown", estimated=not covered.all()))
+    return FactorSeries(zone, points, kg, Provenance(  # a plant's series does not say its type
+        provider=provider, dataset=dataset, type="unknown", estimated=not covered.all()))
 
 
 @cache
