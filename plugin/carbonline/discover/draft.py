@@ -25,16 +25,17 @@ _UNITS = {
     "pcs": ("units_counter", "units"), "units": ("units_counter", "units"),
     "pieces": ("units_counter", "units"), "count": ("units_counter", "units"),
 }
-#: Words in a signal's name → role, the first match winning.
+#: Words in a signal's name → role, the first match winning. Names are split into words
+#: (``Line1.Filler.GoodCount`` → line1, filler, good, count), so "production" is not "product".
 _WORDS = (
-    (r"scrap|reject", "scrap_counter"),
-    (r"sku|recipe|product|article|variant", "sku"),
-    (r"order|batch|job", "order"),
-    (r"kwh|energy|consumption", "energy_counter"),
-    (r"power|_kw\b|kw$|watt|load|demand", "power"),
-    (r"gas|fuel|m3", "fuel_counter"),
-    (r"total", "total_counter"),
-    (r"count|units|pieces|good|output|produced|parts", "units_counter"),
+    ({"scrap", "reject", "rejects"}, "scrap_counter"),
+    ({"sku", "recipe", "product", "article", "variant"}, "sku"),
+    ({"order", "batch", "job"}, "order"),
+    ({"kwh", "energy", "consumption"}, "energy_counter"),
+    ({"power", "kw", "watt", "watts", "load", "demand"}, "power"),
+    ({"gas", "fuel", "m3"}, "fuel_counter"),
+    ({"total"}, "total_counter"),
+    ({"count", "units", "pieces", "good", "output", "produced", "parts"}, "units_counter"),
 )
 _COUNTERS = {"energy_counter", "units_counter", "total_counter", "scrap_counter", "fuel_counter"}
 _METERED = {"energy_counter", "interval_energy", "power", "fuel_counter"}  # name a machine
@@ -61,9 +62,9 @@ def guess(found: Found) -> Guess:
         if role == "energy_counter" and any(b < a for a, b in zip(numbers, numbers[1:])):
             return Guess("interval_energy", unit, f"unit {found.unit}, values go down too")
         return Guess(role, unit, f"unit {found.unit}")
-    name = found.name.lower()
-    for pattern, role in _WORDS:
-        if re.search(pattern, name):
+    words = set(re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", found.name).lower()))
+    for vocabulary, role in _WORDS:
+        if words & vocabulary:
             if texts and role not in ("sku", "order"):
                 continue
             return Guess(role, _default_unit(role), f"name {found.name!r}"
