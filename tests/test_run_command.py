@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -72,19 +73,20 @@ mqtt = {{ topic = "{site}/filler", path = "good", time_path = "t" }}
 """
 
 
-def wait_subscribed(port: int, broker: str) -> None:
-    """Until the run's /health shows its MQTT source subscribed (a new session only gets what
-    is published after that)."""
+def wait_subscribed(port: int, *urls: str) -> None:
+    """Until the run's /health shows each of its sources subscribed (a new MQTT session only
+    gets what is published after that)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             rows = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
         except httpx.HTTPError:
             rows = []
-        if any(r["component"] == f"source {broker}" and r.get("subscribed") for r in rows):
+        done = {r["component"] for r in rows if r.get("subscribed")}
+        if {f"source {url}" for url in urls} <= done:
             return
         time.sleep(0.2)
-    raise AssertionError("carbonline run never reported its MQTT source subscribed")
+    raise AssertionError(f"carbonline run never reported {urls} subscribed")
 
 
 def test_run_reads_mqtt_and_writes_until_sigterm(mosquitto, tmp_path: Path):
@@ -126,3 +128,83 @@ def test_run_reads_mqtt_and_writes_until_sigterm(mosquitto, tmp_path: Path):
     health = [p for p in points if p["measurement"] == "carbonline_health"
               and p["tags"]["component"] == f"source {mosquitto.url}"]
     assert health[-1]["fields"]["dead_lettered"] == 1
+
+
+def test_mqtt_and_opcua_lines_land_in_influxdb_as_computed(mosquitto, opcua_server, influxdb,
+                                                          influx_db, tmp_path: Path):
+    """Two lines, one metered over MQTT, one on a PLC over OPC UA; the run writes into a real
+    InfluxDB 1.6. The carbon_intensity points there equal Δ kWh × factor and Δ units worked
+    out here, without engine code."""
+    site = f"site{uuid.uuid4().hex[:8]}"
+    (port,) = free_ports(1)
+    tag = uuid.uuid4().hex[:6]
+    energy = opcua_server.add(f"{tag}.Oven.Energy", 0.0, "kWh")
+    good = opcua_server.add(f"{tag}.Line2.Good", 0.0)
+    now = time.time_ns()
+    t0 = now - now % MINUTE - 30 * MINUTE
+    oven_kwh, oven_good = [300.0, 304.0, 309.0, 310.0], [0.0, 8.0, 20.0, 22.0]
+    stamp = datetime.fromtimestamp(t0 / 1e9, timezone.utc)
+    opcua_server.write(energy, oven_kwh[0], stamp)
+    opcua_server.write(good, oven_good[0], stamp)
+    config = tmp_path / "plant.toml"
+    config.write_text(plant_toml(site, mosquitto.url, port) + f"""
+[sources.opcua]
+url = "{opcua_server.url}"
+publishing_interval = "50ms"
+
+[sinks.influx]
+url = "{influxdb.url}"
+database = "{influx_db}"
+
+[[lines]]
+id = "l2"
+
+[[machines]]
+id = "oven"
+line = "l2"
+
+[[meters]]
+id = "e2"
+role = "energy_counter"
+machine = "oven"
+unit = "kWh"
+opcua = {{ node = "{energy}" }}
+
+[[meters]]
+id = "u2"
+role = "units_counter"
+line = "l2"
+opcua = {{ node = "{good}" }}
+""")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "carbonline", "run", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    pub.connect("127.0.0.1", mosquitto.port)
+    pub.loop_start()
+    try:
+        wait_subscribed(port, mosquitto.url, opcua_server.url)
+        for i, (kwh, units) in enumerate(zip(KWH, UNITS)):
+            payload = {"t": (t0 + i * MINUTE) // 10**6, "kwh": kwh, "good": units}
+            pub.publish(f"{site}/filler", json.dumps(payload), qos=1).wait_for_publish(5)
+        for i in range(1, 4):
+            at = datetime.fromtimestamp((t0 + i * MINUTE) / 1e9, timezone.utc)
+            opcua_server.write(energy, oven_kwh[i], at)
+            opcua_server.write(good, oven_good[i], at)
+        time.sleep(3)  # the idle timeout closes the windows
+    finally:
+        pub.loop_stop()
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    body = influxdb.query(
+        'SELECT "co2e_kg", "good_units" FROM "carbon_intensity" WHERE "window" = \'1m\' '
+        'GROUP BY "line"', db=influx_db)
+    got = {s["tags"]["line"]: s["values"] for s in body["results"][0]["series"]}
+    for line, kwh, units in (("l1", KWH, UNITS), ("l2", oven_kwh, oven_good)):
+        assert [row[1] for row in got[line]] == pytest.approx(
+            [(kwh[i + 1] - kwh[i]) * 0.25 for i in range(3)]), line
+        assert [row[2] for row in got[line]] == [units[i + 1] - units[i] for i in range(3)]
+    health = influxdb.query('SELECT last("accepted") FROM "carbonline_health" WHERE '
+                            '"component" = \'engine\'', db=influx_db)
+    assert health["results"][0]["series"][0]["values"][0][1] == 16

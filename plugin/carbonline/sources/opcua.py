@@ -179,6 +179,7 @@ class OpcuaSource:
         subscription = await client.create_subscription(period_ms, self)
         if present:
             await subscription.subscribe_data_change(present, queuesize=QUEUE_SIZE)
+        self.counters["subscribed"] += 1  # once per (re)connection, in carbonline_health
         self.subscribed.set()
 
     def datachange_notification(self, node, value: object, data) -> None:
