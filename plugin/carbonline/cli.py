@@ -165,10 +165,10 @@ def discover(influx: str | None, database: str | None, mqtt_url: str | None, top
             section = {"opcua": {"url": opcua_url}}
     except (OSError, ConnectionError, ValueError) as exc:
         raise click.ClickException(f"discovery failed: {exc}") from None
-    for signal in found:
-        g = guess(signal)
-        samples = ", ".join(str(v) for v in signal.samples[-3:])
-        err.print(f"  {signal.where or signal.name:50} {g.role or '?':15} {samples[:40]}")
+    for item in found:
+        g = guess(item)
+        samples = ", ".join(str(v) for v in item.samples[-3:])
+        err.print(f"  {item.where or item.name:50} {g.role or '?':15} {samples[:40]}")
     err.print(f"{len(found)} signals found")
     text = draft_config(found, site, timezone, zone, section)
     if write:

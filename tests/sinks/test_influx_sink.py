@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 
 from carbonline.config import InfluxSink, parse_config
 from carbonline.plant import build_plant

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 
-import numpy as np
 import pytest
 from line_protocol_parser import parse_line
 
@@ -14,8 +13,9 @@ from carbonline.config import parse_config
 from carbonline.engine.accumulator import Engine
 from carbonline.live import LiveRun
 from carbonline.plant import PlantModel, build_plant
-from carbonline.records import NS_PER_S, IntensityRow, ReadingBatch, Reason, empty_readings
+from carbonline.records import NS_PER_S, IntensityRow, Reason
 from carbonline.sources.influx import InfluxPoll, InfluxSubscription, carbonline_sources
+from running import Running
 from servers._common import free_ports
 
 KWH = [50.0, 51.0, 53.5, 54.0]
@@ -100,30 +100,13 @@ def test_subscription_feeds_run_and_its_own_writes_do_not_loop(influxdb, influx_
     assert f"cl_{influx_db}" not in names  # dropped on exit
 
 
-class Polling:
-    def __init__(self, source: InfluxPoll) -> None:
-        self.source = source
-        self.batches: list[ReadingBatch] = []
-        self.thread = threading.Thread(target=lambda: self.batches.extend(source.read()),
-                                       daemon=True)
-        self.thread.start()
-
-    def readings(self) -> np.ndarray:
-        return np.concatenate([empty_readings()] + [b.readings for b in list(self.batches)])
-
-    def stop(self) -> None:
-        self.source.close()
-        self.thread.join(15)
-        assert not self.thread.is_alive()
-
-
 def test_poll_reads_each_point_once_and_picks_up_later_ones(influxdb, influx_db):
     plant = plant_for(influxdb.url, influx_db, "poll")
     (source,) = carbonline_sources(plant, [influxdb.url])
     assert isinstance(source, InfluxPoll)
     start = time.time_ns()
     step = NS_PER_S // 2
-    polling = Polling(source)
+    polling = Running(source, wait_subscribed=False)
     # polls trail the clock by the lateness (2 s): these become readable one by one
     influxdb.write(influx_db, raw_points(start - NS_PER_S, step))
     influxdb.write(influx_db, f"energy,machine=filler,unit=MWh kwh=0.05 {start}")  # wrong unit
@@ -150,7 +133,8 @@ def test_poll_reads_each_point_once_and_picks_up_later_ones(influxdb, influx_db)
 def test_poll_of_an_unreachable_server_counts_errors_and_goes_on(influx_db):
     (port,) = free_ports(1)
     plant = plant_for(f"http://127.0.0.1:{port}", influx_db, "poll")
-    polling = Polling(carbonline_sources(plant, [f"http://127.0.0.1:{port}"])[0])
+    polling = Running(carbonline_sources(plant, [f"http://127.0.0.1:{port}"])[0],
+                      wait_subscribed=False)
     deadline = time.monotonic() + 10
     while polling.source.counters["errors"] < 2:
         assert time.monotonic() < deadline

@@ -7,10 +7,8 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-import numpy as np
 import pytest
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -18,8 +16,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from carbonline.config import OpcuaServer, parse_config
 from carbonline.engine.accumulator import Engine
 from carbonline.plant import PlantModel, build_plant
-from carbonline.records import NS_PER_S, IntensityRow, ReadingBatch, Reason, empty_readings
+from carbonline.records import NS_PER_S, IntensityRow, Reason
 from carbonline.sources.opcua import OpcuaSource, carbonline_sources
+from running import Running
 from servers.opcua import start_opcua
 
 T0 = datetime(2026, 3, 2, 6, tzinfo=timezone.utc)
@@ -44,38 +43,6 @@ def plant_on(nodes: dict[str, str], url: str = "opc.tcp://plc:4840/") -> PlantMo
         ],
         "sources": {"opcua": {"url": url, "publishing_interval": "50ms"}},
     }))
-
-
-class Running:
-    """A source's read() in a thread, collecting batches."""
-
-    def __init__(self, source: OpcuaSource) -> None:
-        self.source = source
-        self.batches: list[ReadingBatch] = []
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        assert source.subscribed.wait(15), "the source never subscribed"
-
-    def _run(self) -> None:
-        for batch in self.source.read():
-            self.batches.append(batch)
-
-    def readings(self) -> np.ndarray:
-        return np.concatenate([empty_readings()] + [b.readings for b in list(self.batches)])
-
-    def rejections(self) -> list:
-        return [r for b in list(self.batches) for r in b.rejections]
-
-    def wait(self, done: Callable[[], bool], what: str, timeout: float = 15) -> None:
-        deadline = time.monotonic() + timeout
-        while not done():
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.source.close()
-        self.thread.join(15)
-        assert not self.thread.is_alive(), "read() did not return after close()"
 
 
 def variables(server, tag: str) -> dict[str, str]:

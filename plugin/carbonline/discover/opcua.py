@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from asyncua import Client, Node, ua
+from asyncua import Node, ua
 
 from ..config import OpcuaServer
 from ..sources.opcua import connect

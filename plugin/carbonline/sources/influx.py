@@ -30,7 +30,6 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 
 import httpx
-import numpy as np
 from fastapi import APIRouter, Request, Response
 
 from ..config import InfluxSource
@@ -39,11 +38,10 @@ from ..plugins import hookimpl
 from ..records import NS_PER_S, ContextEvent, ReadingBatch
 from ..sinks.influx import http_client
 from .files import LineProtocolFile
+from .inbox import Inbox
 
 log = logging.getLogger(__name__)
 
-#: How long ``read()`` waits before yielding an empty batch, seconds.
-IDLE_YIELD_S = 1.0
 #: The longest span one poll query asks for, ns (bounds an answer after a long pause).
 POLL_STEP_NS = 3600 * NS_PER_S
 #: Line-protocol precisions → ns per unit.
@@ -73,35 +71,18 @@ class _Source:
         self.measurements = sorted({m.influx.measurement for m in plant.meters
                                     if m.influx is not None})
         self.mapping = LineProtocolFile(plant, f"{settings.url} {settings.database}")
-        self.lock = threading.Lock()
-        self.wake = threading.Event()
-        self.closed = threading.Event()
-        self.pending: list[ReadingBatch] = []
+        self.inbox = Inbox()
+        self.closed = self.inbox.closed
 
     def close(self) -> None:
-        self.closed.set()
-        self.wake.set()
+        self.inbox.close()
 
     def _hand_over(self, batch: ReadingBatch) -> None:
         if not (len(batch.readings) or batch.context or batch.rejections):
             return
         self.counters["readings"] += len(batch.readings)
         self.counters["rejected"] += len(batch.rejections)
-        with self.lock:
-            self.pending.append(batch)
-        self.wake.set()
-
-    def _take(self) -> ReadingBatch:
-        with self.lock:
-            batches, self.pending = self.pending, []
-        if len(batches) == 1:
-            return batches[0]
-        merged = ReadingBatch()
-        if batches:
-            merged.readings = np.concatenate([b.readings for b in batches])
-            merged.context = [e for b in batches for e in b.context]
-            merged.rejections = [r for b in batches for r in b.rejections]
-        return merged
+        self.inbox.put_batch(batch)
 
     def _query(self, http: httpx.Client, q: str) -> dict:
         """InfluxQL through ``/query`` (epoch ns); an error in the answer raises."""
@@ -149,11 +130,7 @@ class InfluxSubscription(_Source):
         with http_client(self.settings) as http:
             self._register(http)
             try:
-                while not self.closed.is_set():
-                    self.wake.wait(IDLE_YIELD_S)
-                    self.wake.clear()
-                    yield self._take()
-                yield self._take()
+                yield from self.inbox.batches()
             finally:
                 self._drop(http)
 
@@ -208,9 +185,9 @@ class InfluxPoll(_Source):
                 upper = time.time_ns() - lateness
                 for measurement in self.measurements:
                     last[measurement] = self._poll(http, measurement, last[measurement], upper)
-                yield self._take()
+                yield self.inbox.take()
                 self.closed.wait(interval)
-            yield self._take()
+            yield self.inbox.take()
 
     def _poll(self, http: httpx.Client, measurement: str, last: int, upper: int) -> int:
         """Read ``(last, upper]`` in steps; return how far it got."""

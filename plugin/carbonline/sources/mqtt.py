@@ -47,7 +47,6 @@ from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
@@ -55,13 +54,12 @@ from paho.mqtt.packettypes import PacketTypes
 from ..config import CONTEXT_ROLES, MqttBroker, MqttMapping, Tls
 from ..plant import PlantModel
 from ..plugins import hookimpl
-from ..records import NS_PER_S, READING, ContextEvent, ReadingBatch, Reason, Rejection
+from ..records import NS_PER_S, ContextEvent, ReadingBatch, Reason, Rejection
 from .files import meter_unit
+from .inbox import Inbox
 
 log = logging.getLogger(__name__)
 
-#: How long ``read()`` waits for messages before yielding an empty batch, seconds.
-IDLE_YIELD_S = 1.0
 #: Distinct topics whose meters are remembered.
 MAX_TOPICS = 100_000
 #: Characters of a refused payload kept in the rejection (the dead letter keeps it all).
@@ -135,13 +133,8 @@ class MqttSource:
         self.mapped: list[tuple[int, MqttMapping]] = [
             (i, m.mqtt) for i, m in enumerate(plant.meters) if m.mqtt is not None]
         self.filters = sorted({m.topic for _, m in self.mapped} | {self.input_prefix + "+"})
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._closed = threading.Event()
+        self.inbox = Inbox()
         self.subscribed = threading.Event()  # set once the broker has taken the subscriptions
-        self._readings: list[tuple[int, int, float]] = []
-        self._events: list[ContextEvent] = []
-        self._rejections: list[Rejection] = []
         self._last_text: dict[int, str] = {}
         self._connected_once = False
         self._topic_cache: dict[str, list[tuple[int, str | None, str | None]]] = {}
@@ -157,25 +150,13 @@ class MqttSource:
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
         try:
-            while not self._closed.is_set():
-                self._wake.wait(IDLE_YIELD_S)
-                self._wake.clear()
-                yield self._take()
-            yield self._take()
+            yield from self.inbox.batches()
         finally:
             self._client.disconnect()
             self._client.loop_stop()
 
     def close(self) -> None:
-        self._closed.set()
-        self._wake.set()
-
-    def _take(self) -> ReadingBatch:
-        with self._lock:
-            readings = np.array(self._readings, dtype=READING)
-            batch = ReadingBatch(readings, self._events, self._rejections)
-            self._readings, self._events, self._rejections = [], [], []
-        return batch
+        self.inbox.close()
 
     # --- paho's network thread ---------------------------------------------------------------
 
@@ -197,7 +178,7 @@ class MqttSource:
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object,
                        reason_code: mqtt.ReasonCode, properties: object) -> None:
-        if not self._closed.is_set():
+        if not self.inbox.closed.is_set():
             log.warning("MQTT %s disconnected (%s); reconnecting", self.name, reason_code)
             self.counters["disconnects"] += 1
 
@@ -212,19 +193,14 @@ class MqttSource:
         except _Refused as refused:
             self._refuse(client, message, refused.reason, refused.detail)
             return
-        with self._lock:
-            self._readings.extend(readings)
-            self._events.extend(events)
-        self._wake.set()
+        self.inbox.put(readings, events)
 
     def _refuse(self, client: mqtt.Client, message: mqtt.MQTTMessage, reason: Reason,
                 detail: str) -> None:
         raw = message.payload.decode("utf-8", errors="replace")
-        with self._lock:
-            self._rejections.append(Rejection(
-                reason, f"{self.name} {message.topic}: {detail}", raw[:RAW_CHARS]))
+        self.inbox.put(rejections=[Rejection(reason, f"{self.name} {message.topic}: {detail}",
+                                             raw[:RAW_CHARS])])
         self.counters["rejected"] += 1
-        self._wake.set()
         if self.dead_letter:
             letter = {"topic": message.topic, "reason": reason.value, "detail": detail,
                       "payload": raw}

@@ -32,19 +32,17 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 
-import numpy as np
 from asyncua import Client, ua
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
 from ..config import CONTEXT_ROLES, OpcuaServer
 from ..plant import PlantModel
 from ..plugins import hookimpl
-from ..records import NS_PER_S, READING, ContextEvent, ReadingBatch, Reason, Rejection
+from ..records import NS_PER_S, ContextEvent, ReadingBatch, Reason, Rejection
+from .inbox import Inbox
 
 log = logging.getLogger(__name__)
 
-#: How long ``read()`` waits before yielding an empty batch, seconds.
-IDLE_YIELD_S = 1.0
 #: Reconnect backoff, seconds: first wait, then doubled up to the cap.
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
@@ -91,12 +89,8 @@ class OpcuaSource:
         self.nodes = {m.opcua.node: i for i, m in enumerate(plant.meters) if m.opcua is not None}
         self.context = [m.role in CONTEXT_ROLES for m in plant.meters]
         self.subscribed = threading.Event()  # set once the nodes are subscribed
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._closed = threading.Event()
-        self._readings: list[tuple[int, int, float]] = []
-        self._events: list[ContextEvent] = []
-        self._rejections: list[Rejection] = []
+        self.inbox = Inbox()
+        self._closed = self.inbox.closed
         self._last_text: dict[int, str] = {}
 
     def read(self) -> Iterator[ReadingBatch]:
@@ -105,23 +99,11 @@ class OpcuaSource:
         worker = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True,
                                   name=f"opcua {self.name}")
         worker.start()
-        while not self._closed.is_set():
-            self._wake.wait(IDLE_YIELD_S)
-            self._wake.clear()
-            yield self._take()
+        yield from self.inbox.batches()
         worker.join(10)
-        yield self._take()
 
     def close(self) -> None:
-        self._closed.set()
-        self._wake.set()
-
-    def _take(self) -> ReadingBatch:
-        with self._lock:
-            batch = ReadingBatch(np.array(self._readings, dtype=READING), self._events,
-                                 self._rejections)
-            self._readings, self._events, self._rejections = [], [], []
-        return batch
+        self.inbox.close()
 
     # --- the asyncua thread ------------------------------------------------------------------
 
@@ -192,22 +174,20 @@ class OpcuaSource:
         item = data.monitored_item.Value
         moment = _ns(item.SourceTimestamp) or _ns(item.ServerTimestamp) or time.time_ns()
         meter_id = self.plant.meters[meter].id
-        with self._lock:
-            if item.StatusCode is not None and not item.StatusCode.is_good():
-                self._refuse(Reason.MALFORMED, f"status {item.StatusCode.name}", meter_id,
-                             node_id, value)
-            elif self.context[meter]:
-                text = str(value)
-                if self._last_text.get(meter) != text:
-                    self._last_text[meter] = text
-                    self._events.append(ContextEvent(meter, moment, text))
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value):
-                self._refuse(Reason.NOT_A_NUMBER, f"{value!r} is not a number", meter_id,
-                             node_id, value)
-            else:
-                self._readings.append((meter, moment, float(value)))
-        self._wake.set()
+        if item.StatusCode is not None and not item.StatusCode.is_good():
+            self._refuse(Reason.MALFORMED, f"status {item.StatusCode.name}", meter_id, node_id,
+                         value)
+        elif self.context[meter]:
+            text = str(value)
+            if self._last_text.get(meter) != text:
+                self._last_text[meter] = text
+                self.inbox.put(events=[ContextEvent(meter, moment, text)])
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value):
+            self._refuse(Reason.NOT_A_NUMBER, f"{value!r} is not a number", meter_id, node_id,
+                         value)
+        else:
+            self.inbox.put([(meter, moment, float(value))])
 
     def status_change_notification(self, status) -> None:
         """asyncua's callback when the subscription's state changes (the server shut down)."""
@@ -215,8 +195,8 @@ class OpcuaSource:
 
     def _refuse(self, reason: Reason, detail: str, meter: str, node: str, value: object) -> None:
         self.counters["rejected"] += 1
-        self._rejections.append(Rejection(reason, f"{self.name} {node} (meter {meter}): {detail}",
-                                          repr(value)[:200]))
+        self.inbox.put(rejections=[Rejection(
+            reason, f"{self.name} {node} (meter {meter}): {detail}", repr(value)[:200])])
 
 
 def _ns(moment: datetime | None) -> int | None:

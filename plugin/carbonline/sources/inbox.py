@@ -1,0 +1,69 @@
+"""What the live sources share: an inbox their callback threads (paho's network thread,
+asyncua's event loop, the HTTP app) drop input into, and ``read()`` hands on as batches.
+
+A live ``read()`` must block while nothing arrives yet return often enough to be stopped
+(the hookspec's contract); :meth:`Inbox.batches` is that loop, once for every source.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from ..records import READING, ContextEvent, ReadingBatch, Rejection
+
+#: How long a live ``read()`` waits before yielding an empty batch, seconds.
+IDLE_YIELD_S = 1.0
+
+
+class Inbox:
+    """Thread-safe: ``put`` from any thread; ``batches()`` in the reading thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self.closed = threading.Event()
+        self._readings: list[tuple[int, int, float]] = []  # (meter, time ns, value)
+        self._events: list[ContextEvent] = []
+        self._rejections: list[Rejection] = []
+        self._batches: list[ReadingBatch] = []
+
+    def put(self, readings: Iterable[tuple[int, int, float]] = (),
+            events: Iterable[ContextEvent] = (), rejections: Iterable[Rejection] = ()) -> None:
+        with self._lock:
+            self._readings.extend(readings)
+            self._events.extend(events)
+            self._rejections.extend(rejections)
+        self._wake.set()
+
+    def put_batch(self, batch: ReadingBatch) -> None:
+        with self._lock:
+            self._batches.append(batch)
+        self._wake.set()
+
+    def close(self) -> None:
+        """Make :meth:`batches` end (from any thread)."""
+        self.closed.set()
+        self._wake.set()
+
+    def batches(self) -> Iterator[ReadingBatch]:
+        """What arrived, at least every IDLE_YIELD_S (empty when nothing did), until closed;
+        then what is left."""
+        while not self.closed.is_set():
+            self._wake.wait(IDLE_YIELD_S)
+            self._wake.clear()
+            yield self.take()
+        yield self.take()
+
+    def take(self) -> ReadingBatch:
+        with self._lock:
+            parts = [*self._batches, ReadingBatch(np.array(self._readings, dtype=READING),
+                                                  self._events, self._rejections)]
+            self._readings, self._events, self._rejections, self._batches = [], [], [], []
+        if len(parts) == 1:
+            return parts[0]
+        return ReadingBatch(np.concatenate([p.readings for p in parts]),
+                            [e for p in parts for e in p.context],
+                            [r for p in parts for r in p.rejections])
