@@ -78,6 +78,9 @@ def carbonline_sinks(plant: PlantModel, outputs: Sequence[str]) -> list | None:
     :class:`carbonline.records.IntensityRow` / :class:`carbonline.records.MachineRow` (a row
     with a higher ``revision`` replaces the earlier one with the same time and tags) and
     ``close()``; :class:`carbonline.records.FactorRow` values (the grid factor of each closed
-    15-minute window, with provenance) arrive in the same lists. An output no plugin claims is
+    15-minute window, with provenance) and, in ``carbonline run``,
+    :class:`carbonline.records.HealthRow` values arrive in the same lists
+    (:mod:`carbonline.series` gives any row's measurement, tags and fields). A sink may offer
+    ``counters`` and ``queue_depth`` for ``carbonline_health``. An output no plugin claims is
     an error.
     """
