@@ -22,7 +22,6 @@ does the mapping for both). Two modes:
 
 from __future__ import annotations
 
-import gzip
 import logging
 import threading
 import time
@@ -30,7 +29,6 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 
 import httpx
-from fastapi import APIRouter, Request, Response
 
 from ..config import InfluxSource
 from ..plant import PlantModel
@@ -102,15 +100,13 @@ class InfluxSubscription(_Source):
     def __init__(self, plant: PlantModel, settings: InfluxSource) -> None:
         super().__init__(plant, settings)
         self.wanted = set(self.measurements)
-        self.router = APIRouter()
-        self.router.add_api_route("/write", self._write, methods=["POST"], status_code=204,
-                                  summary="InfluxDB subscription endpoint (line protocol)")
+        from .influx_endpoint import subscription_router  # FastAPI only for this mode
+
+        self.router = subscription_router(self)
         self.registered = threading.Event()
 
-    async def _write(self, request: Request, precision: str = "ns") -> Response:
-        body = await request.body()
-        if request.headers.get("content-encoding") == "gzip":
-            body = gzip.decompress(body)
+    def receive(self, body: bytes, precision: str = "ns") -> None:
+        """One POST from InfluxDB: line protocol in ``precision``; mapped measurements only."""
         lines = body.decode("utf-8", errors="replace").splitlines()
         kept = [line for line in lines if _measurement(line) in self.wanted]
         self.counters["points"] += len(kept)
@@ -123,7 +119,6 @@ class InfluxSubscription(_Source):
                 batch.context = [ContextEvent(e.meter, e.time * scale, e.text)
                                  for e in batch.context]
             self._hand_over(batch)
-        return Response(status_code=204)
 
     def read(self) -> Iterator[ReadingBatch]:
         """Register the subscription, then yield what InfluxDB pushed until :meth:`close`."""
