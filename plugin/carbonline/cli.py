@@ -180,6 +180,61 @@ def discover(influx: str | None, database: str | None, mqtt_url: str | None, top
         click.echo(text)
 
 
+@main.command("simulate")
+@click.option("--scenario", default="normal-week", show_default=True,
+              help="A shipped scenario (see --list) or a scenario .toml file.")
+@click.option("--seed", default=1, show_default=True, help="Same seed, same bytes.")
+@click.option("--duration", default=None, help="Plant time, e.g. 8h (default: the scenario's).")
+@click.option("--start", default="2026-03-02T06:00:00Z", show_default=True,
+              help="Plant time of the first reading (ISO 8601).")
+@click.option("--lines", default=3, show_default=True, help="Production lines.")
+@click.option("--machines", default=5, show_default=True, help="Machines per line.")
+@click.option("--site", default="sim-plant", show_default=True, help="Site name.")
+@click.option("--output", type=click.Path(dir_okay=False),
+              help="Raw readings as line protocol; the grid series (.grid.csv) and the "
+                   "ground truth (.truth.json) are written beside it.")
+@click.option("--write-config", "write_config", type=click.Path(dir_okay=False),
+              help="The plant.toml that replays the output as it is.")
+@click.option("--list", "list_scenarios", is_flag=True, help="List the shipped scenarios.")
+def simulate_command(scenario: str, seed: int, duration: str | None, start: str, lines: int,
+                     machines: int, site: str, output: str | None, write_config: str | None,
+                     list_scenarios: bool) -> None:
+    """Simulate an FMCG plant playing a scenario, with its labelled ground truth."""
+    from pathlib import Path
+
+    from .config import parse_duration
+    from .simulate import files
+    from .simulate.model import layout, simulate
+    from .simulate.scenario import load_scenario, shipped
+
+    if list_scenarios:
+        for name in shipped():
+            click.echo(f"{name:22} {load_scenario(name).description}")
+        return
+    if not output:
+        raise click.UsageError("give --output FILE.lp (or --list)")
+    try:
+        chosen = load_scenario(scenario)
+        seconds = parse_duration(duration) if duration else chosen.duration
+        plant = layout(lines, machines, site)
+    except (ConfigError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    begin = to_ns(datetime.fromisoformat(start.replace("Z", "+00:00")))
+    signals = simulate(plant, chosen, begin, seconds, seed)
+    out = Path(output)
+    base = out.with_suffix("")
+    grid = base.with_name(base.name + ".grid.csv")
+    truth = base.with_name(base.name + ".truth.json")
+    with out.open("w", encoding="utf-8", newline="\n") as f:
+        written = files.write_line_protocol(plant, signals, f)
+    files.write_grid_csv(signals, grid)
+    files.write_truth(files.ground_truth(chosen, seed, begin, seconds), truth)
+    if write_config:
+        Path(write_config).write_text(files.plant_toml(plant, grid), encoding="utf-8")
+    err.print(f"{chosen.name}: {written:,} lines to {out}; grid {grid}; truth {truth}"
+              + (f"; config {write_config}" if write_config else ""))
+
+
 @main.command("demo")
 @click.option("--hours", default=24.0, show_default=True, help="Plant time to simulate.")
 @click.option("--seed", default=1, show_default=True, help="Same seed, same numbers.")

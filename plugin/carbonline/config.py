@@ -730,7 +730,7 @@ def parse_config(data: dict, origin: str = "plant.toml") -> PlantConfig:
     try:
         return PlantConfig.model_validate(expanded)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, origin)) from None
+        raise ConfigError(describe_errors(exc, origin)) from None
 
 
 def load_config(path: str | Path) -> PlantConfig:
@@ -749,7 +749,8 @@ def load_config(path: str | Path) -> PlantConfig:
     return parse_config(data, str(path))
 
 
-def _describe(exc: ValidationError, origin: str) -> str:
+def describe_errors(exc: ValidationError, origin: str) -> str:
+    """pydantic's errors as ``origin: key: problem`` lines (also used for scenario files)."""
     lines = []
     for err in exc.errors():
         key = ""

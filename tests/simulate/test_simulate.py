@@ -1,0 +1,138 @@
+"""The plant simulator: determinism, energy balance, scenario effects through the real engine,
+and scenario files as data."""
+
+from __future__ import annotations
+
+import io
+import tomllib
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from line_protocol_parser import parse_line
+
+from carbonline.cli import main
+from carbonline.config import ConfigError, parse_config
+from carbonline.plant import build_plant
+from carbonline.records import NS_PER_S, to_ns
+from carbonline.replay import replay
+from carbonline.simulate import files
+from carbonline.simulate.model import TICK_S, UNMETERED_KW, UNMETERED_SHARE, layout, simulate
+from carbonline.simulate.scenario import load_scenario, shipped
+
+START = to_ns(datetime(2026, 3, 2, 6, tzinfo=timezone.utc))
+QUARTER = 900 * NS_PER_S
+
+
+def run(tmp_path: Path, scenario: str, seed: int = 1, hours: float = 8) -> dict:
+    """Simulate, replay through the engine; kg CO₂e and good units per (line, quarter hour)."""
+    out = tmp_path / f"{scenario}-{seed}.lp"
+    result = CliRunner().invoke(main, [
+        "simulate", "--scenario", scenario, "--seed", str(seed), "--duration", f"{hours}h",
+        "--output", str(out), "--write-config", str(tmp_path / f"{scenario}.toml")])
+    assert result.exit_code == 0, result.output
+    config = parse_config(tomllib.loads((tmp_path / f"{scenario}.toml").read_text()))
+    rows = tmp_path / f"{scenario}-{seed}.out.lp"
+    summary = replay(build_plant(config), [str(out)], [str(rows)])
+    assert not summary.stats.rejected, summary.stats.rejected
+    totals: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for line in rows.read_text().splitlines():
+        point = parse_line(line)
+        if point["measurement"] == "carbon_intensity" and point["tags"]["window"] == "15m":
+            key = (point["tags"]["line"], (point["time"] - START) // QUARTER)
+            totals[key][0] += point["fields"]["co2e_kg"]
+            totals[key][1] += point["fields"]["good_units"]
+    return totals
+
+
+def intensity(totals: dict, line: str, quarters: range) -> float:
+    """Σ kg CO₂e / Σ good units over the quarters (never an average of ratios)."""
+    co2e = sum(totals[(line, q)][0] for q in quarters)
+    return co2e / sum(totals[(line, q)][1] for q in quarters)
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes():
+    plant = layout()
+    scenario = load_scenario("valve-leak")
+
+    def text(seed: int) -> str:
+        out = io.StringIO()
+        files.write_line_protocol(plant, simulate(plant, scenario, START, 3600, seed), out)
+        return out.getvalue()
+
+    assert text(7) == text(7)
+    assert text(7) != text(8)
+
+
+def test_main_meter_is_the_sub_meters_plus_the_modelled_unmetered_load():
+    plant = layout(lines=4, machines=6)
+    signals = simulate(plant, load_scenario("normal-week"), START, 4 * 3600, 3)
+    power = sum(v for k, v in signals.values.items() if signals.kinds[k] == "power")
+    counters = [k for k, kind in signals.kinds.items()
+                if kind == "energy_counter" and k != "site-main"]
+    sub_kwh = float(np.sum(power[1:]) * TICK_S / 3600) + sum(
+        signals.values[k][-1] - signals.values[k][0] for k in counters)
+    main_kwh = signals.values["site-main"][-1] - signals.values["site-main"][0]
+    hours = 4.0
+    expected = sub_kwh * (1 + UNMETERED_SHARE) + UNMETERED_KW * hours
+    assert main_kwh == pytest.approx(expected, rel=2e-3)  # meter resolution and the rounding
+
+
+def test_valve_leak_moves_only_its_line_by_the_intended_amount(tmp_path):
+    normal = run(tmp_path, "normal-week")
+    leak = run(tmp_path, "valve-leak")
+    during = range(12, 15)  # 09:00-09:45, the 45 minutes of the leak
+    before = range(4, 12)
+    base = intensity(leak, "line2", before)
+    assert 0.6 < base < 0.8  # ~0.68 kg CO2e/unit
+    rise = intensity(leak, "line2", during) / intensity(normal, "line2", during)
+    assert 1.2 < rise < 1.4  # ~0.68 → ~0.87
+    for other in ("line1", "line3"):
+        ratio = intensity(leak, other, during) / intensity(normal, other, during)
+        assert ratio == pytest.approx(1.0, abs=0.03), other  # within the shared-chiller noise
+    after = range(16, 24)
+    assert intensity(leak, "line2", after) / intensity(normal, "line2", after) == \
+        pytest.approx(1.0, abs=0.03)  # repaired
+
+
+def test_chiller_fault_moves_every_line_it_serves(tmp_path):
+    normal = run(tmp_path, "normal-week", hours=6)
+    fault = run(tmp_path, "chiller-fault", hours=6)
+    during = range(9, 19)
+    for line in ("line1", "line2", "line3"):
+        assert intensity(fault, line, during) > 1.03 * intensity(normal, line, during), line
+
+
+def test_every_shipped_scenario_runs_through_the_engine_cleanly(tmp_path):
+    for name in shipped():
+        totals = run(tmp_path, name, hours=1)
+        assert totals, name
+
+
+def test_ground_truth_names_cause_machine_and_span(tmp_path):
+    out = tmp_path / "v.lp"
+    result = CliRunner().invoke(main, ["simulate", "--scenario", "valve-leak", "--output",
+                                       str(out)])
+    assert result.exit_code == 0, result.output
+    truth = __import__("json").loads((tmp_path / "v.truth.json").read_text())
+    (event,) = truth["events"]
+    assert (event["cause"], event["line"], event["machine"]) == ("equipment", "line2",
+                                                                  "compressor2")
+    assert (event["start"], event["end"]) == ("2026-03-02T09:00:00Z", "2026-03-02T09:45:00Z")
+
+
+def test_an_invalid_scenario_file_names_the_field(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\ndescription = "y"\n[[events]]\nkind = "air_leak"\n'
+                   'start = "1h"\nsize = "big"\n')
+    with pytest.raises(ConfigError, match=r"bad\.toml: events\[0\]\.size: .*number"):
+        load_scenario(str(bad))
+    bad.write_text('name = "x"\ndescription = "y"\n[[events]]\nkind = "air_leak"\n'
+                   'start = "1h"\n')
+    with pytest.raises(ConfigError, match=r"a air_leak event needs 'line'"):
+        load_scenario(str(bad))
+    with pytest.raises(ConfigError, match="no scenario 'nope'.*valve-leak"):
+        load_scenario("nope")
