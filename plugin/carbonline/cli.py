@@ -193,11 +193,16 @@ def discover(influx: str | None, database: str | None, mqtt_url: str | None, top
 @click.option("--output", type=click.Path(dir_okay=False),
               help="Raw readings as line protocol; the grid series (.grid.csv) and the "
                    "ground truth (.truth.json) are written beside it.")
+@click.option("--mqtt", "mqtt_url", metavar="URL",
+              help="Publish every reading on this broker (uns/<site>/<line>/<meter>).")
+@click.option("--speed", default=None, type=float,
+              help="Plant seconds per wall second for --mqtt (default 60; 0: no waiting).")
 @click.option("--write-config", "write_config", type=click.Path(dir_okay=False),
-              help="The plant.toml that replays the output as it is.")
+              help="The plant.toml that replays (or, with --mqtt, runs on) the output as it is.")
 @click.option("--list", "list_scenarios", is_flag=True, help="List the shipped scenarios.")
 def simulate_command(scenario: str, seed: int, duration: str | None, start: str, lines: int,
-                     machines: int, site: str, output: str | None, write_config: str | None,
+                     machines: int, site: str, output: str | None, mqtt_url: str | None,
+                     speed: float | None, write_config: str | None,
                      list_scenarios: bool) -> None:
     """Simulate an FMCG plant playing a scenario, with its labelled ground truth."""
     from pathlib import Path
@@ -211,8 +216,8 @@ def simulate_command(scenario: str, seed: int, duration: str | None, start: str,
         for name in shipped():
             click.echo(f"{name:22} {load_scenario(name).description}")
         return
-    if not output:
-        raise click.UsageError("give --output FILE.lp (or --list)")
+    if not output and not mqtt_url:
+        raise click.UsageError("give --output FILE.lp and/or --mqtt URL (or --list)")
     try:
         chosen = load_scenario(scenario)
         seconds = parse_duration(duration) if duration else chosen.duration
@@ -221,17 +226,32 @@ def simulate_command(scenario: str, seed: int, duration: str | None, start: str,
         raise click.ClickException(str(exc)) from None
     begin = to_ns(datetime.fromisoformat(start.replace("Z", "+00:00")))
     signals = simulate(plant, chosen, begin, seconds, seed)
-    out = Path(output)
+    out = Path(output or f"{chosen.name}.lp")
     base = out.with_suffix("")
     grid = base.with_name(base.name + ".grid.csv")
     truth = base.with_name(base.name + ".truth.json")
-    with out.open("w", encoding="utf-8", newline="\n") as f:
-        written = files.write_line_protocol(plant, signals, f)
     files.write_grid_csv(signals, grid)
     files.write_truth(files.ground_truth(chosen, seed, begin, seconds), truth)
     if write_config:
-        Path(write_config).write_text(files.plant_toml(plant, grid), encoding="utf-8")
-    err.print(f"{chosen.name}: {written:,} lines to {out}; grid {grid}; truth {truth}"
+        Path(write_config).write_text(files.plant_toml(plant, grid, mqtt_url),
+                                      encoding="utf-8")
+    if output:
+        with out.open("w", encoding="utf-8", newline="\n") as f:
+            written = files.write_line_protocol(plant, signals, f)
+        err.print(f"{chosen.name}: {written:,} lines to {out}")
+    if mqtt_url:
+        from .simulate.mqtt import publish
+
+        pace = 60.0 if speed is None else speed
+        began = time.monotonic()
+        try:
+            sent = publish(plant, signals, mqtt_url, pace)
+        except ConnectionError as exc:
+            raise click.ClickException(str(exc)) from None
+        took = time.monotonic() - began
+        err.print(f"{chosen.name}: {sent:,} messages to {mqtt_url} in {took:.1f} s "
+                  f"({sent / max(took, 1e-9):,.0f}/s)")
+    err.print(f"grid series {grid}; ground truth {truth}"
               + (f"; config {write_config}" if write_config else ""))
 
 

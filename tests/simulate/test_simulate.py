@@ -4,6 +4,9 @@ and scenario files as data."""
 from __future__ import annotations
 
 import io
+import json
+import threading
+import time
 import tomllib
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -11,17 +14,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from line_protocol_parser import parse_line
-
 from carbonline.cli import main
 from carbonline.config import ConfigError, parse_config
+from carbonline.live import LiveRun
 from carbonline.plant import build_plant
 from carbonline.records import NS_PER_S, to_ns
 from carbonline.replay import replay
 from carbonline.simulate import files
-from carbonline.simulate.model import TICK_S, UNMETERED_KW, UNMETERED_SHARE, layout, simulate
+from carbonline.simulate.model import (
+    TICK_S,
+    UNMETERED_KW,
+    UNMETERED_SHARE,
+    layout,
+    simulate,
+)
+from carbonline.simulate.mqtt import publish
 from carbonline.simulate.scenario import load_scenario, shipped
+from click.testing import CliRunner
+from line_protocol_parser import parse_line
+from servers._common import free_ports
 
 START = to_ns(datetime(2026, 3, 2, 6, tzinfo=timezone.utc))
 QUARTER = 900 * NS_PER_S
@@ -117,7 +128,7 @@ def test_ground_truth_names_cause_machine_and_span(tmp_path):
     result = CliRunner().invoke(main, ["simulate", "--scenario", "valve-leak", "--output",
                                        str(out)])
     assert result.exit_code == 0, result.output
-    truth = __import__("json").loads((tmp_path / "v.truth.json").read_text())
+    truth = json.loads((tmp_path / "v.truth.json").read_text())
     (event,) = truth["events"]
     assert (event["cause"], event["line"], event["machine"]) == ("equipment", "line2",
                                                                   "compressor2")
@@ -136,3 +147,55 @@ def test_an_invalid_scenario_file_names_the_field(tmp_path):
         load_scenario(str(bad))
     with pytest.raises(ConfigError, match="no scenario 'nope'.*valve-leak"):
         load_scenario("nope")
+
+
+def test_mqtt_output_run_live_gives_what_the_file_replay_gives(mosquitto, tmp_path):
+    """The same simulated hour, once replayed from its line-protocol file and once published
+    on a real Mosquitto into ``carbonline run`` (the config --write-config made): the same kg
+    CO₂e and good units per line."""
+    site = f"sim{np.random.default_rng().integers(1 << 30)}"
+    out = tmp_path / "hour.lp"
+    result = CliRunner().invoke(main, [
+        "simulate", "--scenario", "valve-leak", "--duration", "1h", "--lines", "2",
+        "--machines", "3", "--site", site, "--output", str(out), "--write-config",
+        str(tmp_path / "plant.toml"), "--start", "2026-03-02T08:30:00Z"])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "plant.toml").read_text()
+    config = parse_config(tomllib.loads(text))
+    replayed = tmp_path / "replayed.lp"
+    replay(build_plant(config), [str(out)], [str(replayed)])
+
+    (port,) = free_ports(1)
+    live_text = text + f'\n[sources.mqtt]\nurl = "{mosquitto.url}"\n\n[http]\n' \
+        f'listen = "127.0.0.1:{port}"\n'
+    plant = build_plant(parse_config(tomllib.loads(live_text)))
+    lived = tmp_path / "lived.lp"
+    live = LiveRun(plant, outputs=[str(lived)])
+    runner = threading.Thread(target=live.run)
+    runner.start()
+    try:
+        assert live.sources[0].subscribed.wait(10)
+        signals = simulate(layout(2, 3, site), load_scenario("valve-leak"),
+                           to_ns(datetime(2026, 3, 2, 8, 30, tzinfo=timezone.utc)), 3600, 1)
+        sent = publish(layout(2, 3, site), signals, mosquitto.url, speed=0)
+        readings = sum(int(np.sum(~np.isnan(v))) for v in signals.values.values())
+        assert sent == readings + len(signals.context)
+        deadline = time.monotonic() + 30
+        while live.sources[0].counters["messages"] < sent:
+            assert time.monotonic() < deadline, live.sources[0].counters
+            time.sleep(0.1)
+    finally:
+        live.stop()
+        runner.join(60)
+
+    def per_line(path: Path) -> dict[str, tuple[float, float]]:
+        sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        for line in path.read_text().splitlines():
+            point = parse_line(line)
+            if point["measurement"] == "carbon_intensity" and point["tags"]["window"] == "1m":
+                sums[point["tags"]["line"]][0] += point["fields"]["co2e_kg"]
+                sums[point["tags"]["line"]][1] += point["fields"]["good_units"]
+        return {k: (pytest.approx(v[0], rel=1e-9), v[1]) for k, v in sums.items()}
+
+    assert per_line(lived) == per_line(replayed)
+    assert live.engine.stats.accepted == readings

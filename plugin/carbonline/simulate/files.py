@@ -17,6 +17,7 @@ from ..records import NS_PER_S
 from ..series import rfc3339
 from .model import GAS_KWH_PER_M3, Layout, Signals, meter_kinds
 from .scenario import Scenario
+from .topics import areas, context_topic, node_id, topic
 
 #: Decimals written per meter kind (its resolution).
 DECIMALS = {"power": 2, "energy_counter": 1, "fuel_counter": 2, "units_counter": 0,
@@ -88,8 +89,11 @@ def write_truth(truth: dict, path: Path) -> None:
     path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
 
 
-def plant_toml(plant: Layout, grid_csv: Path) -> str:
-    """The plant.toml that reads the simulator's line protocol (``replay``) as it is."""
+def plant_toml(plant: Layout, grid_csv: Path, mqtt_url: str | None = None,
+               opcua_url: str | None = None) -> str:
+    """The plant.toml that reads the simulator's output as it is: every meter mapped to its
+    line-protocol series (``replay``), its MQTT topic and its OPC UA node, with the
+    ``[sources.*]`` sections of the broker and server it was sent to (``run``)."""
     out = [
         "# Written by `carbonline simulate --write-config`: the simulated plant, mapped to the",
         "# line protocol the simulator writes (measurements power, energy, gas, production).",
@@ -104,6 +108,10 @@ def plant_toml(plant: Layout, grid_csv: Path) -> str:
         f"ncv_kwh_per_unit = {GAS_KWH_PER_M3}  # as simulated",
         "co2e_kg_per_unit = 2.0  # illustrative", "",
     ]
+    if mqtt_url:
+        out += ["[sources.mqtt]", f'url = "{mqtt_url}"', ""]
+    if opcua_url:
+        out += ["[sources.opcua]", f'url = "{opcua_url}"', 'publishing_interval = "100ms"', ""]
     for line in plant.lines:
         out += ["[[lines]]", f'id = "{line.id}"', 'unit = "cases"', ""]
     for line in plant.lines:
@@ -115,6 +123,7 @@ def plant_toml(plant: Layout, grid_csv: Path) -> str:
     machine_of = {m.meter: m.id for line in plant.lines for m in line.machines}
     machine_of.update({f"{line.compressor}-kw": line.compressor for line in plant.lines})
     machine_of["chiller-kw"] = "chiller"
+    where = areas(plant)
     for meter, kind in meter_kinds(plant).items():
         measurement, tags, field = series_key(plant, meter, kind)
         tag_text = ", ".join(f'{k} = "{v}"' for k, v in tags.items())
@@ -127,11 +136,17 @@ def plant_toml(plant: Layout, grid_csv: Path) -> str:
             out.append(f'machine = "{machine_of[meter]}"')
         out += [{"power": 'unit = "kW"', "energy_counter": 'unit = "kWh"',
                  "fuel_counter": 'fuel = "natural_gas"'}.get(kind, 'unit = "units"'),
-                mapping, ""]
+                mapping,
+                f'mqtt = {{ topic = "{topic(plant, where[meter], meter)}", path = "value", '
+                'time_path = "ts" }',
+                f'opcua = {{ node = "{node_id(plant, meter)}" }}', ""]
     for line in plant.lines:
         for what in ("sku", "order"):
             out += ["[[meters]]", f'id = "{line.id}-{what}"', f'role = "{what}"',
                     f'line = "{line.id}"',
                     f'influx = {{ measurement = "production", field = "{what}", '
-                    f'tags = {{ site = "{plant.site}", line = "{line.id}" }} }}', ""]
+                    f'tags = {{ site = "{plant.site}", line = "{line.id}" }} }}',
+                    f'mqtt = {{ topic = "{context_topic(plant, line.id, what)}", '
+                    'path = "value", time_path = "ts" }',
+                    f'opcua = {{ node = "{node_id(plant, f"{line.id}-{what}")}" }}', ""]
     return "\n".join(out)
