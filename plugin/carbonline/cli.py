@@ -195,15 +195,20 @@ def discover(influx: str | None, database: str | None, mqtt_url: str | None, top
                    "ground truth (.truth.json) are written beside it.")
 @click.option("--mqtt", "mqtt_url", metavar="URL",
               help="Publish every reading on this broker (uns/<site>/<line>/<meter>).")
+@click.option("--opcua-port", "opcua_port", type=int,
+              help="Serve the meters as an OPC UA server on 127.0.0.1:PORT (small plants).")
+@click.option("--opcua-wait", "opcua_wait", default=5.0, show_default=True,
+              help="Seconds the OPC UA server waits for clients before it plays.")
 @click.option("--speed", default=None, type=float,
-              help="Plant seconds per wall second for --mqtt (default 60; 0: no waiting).")
+              help="Plant seconds per wall second for --mqtt/--opcua-port (default 60; 0: no "
+                   "waiting).")
 @click.option("--write-config", "write_config", type=click.Path(dir_okay=False),
               help="The plant.toml that replays (or, with --mqtt, runs on) the output as it is.")
 @click.option("--list", "list_scenarios", is_flag=True, help="List the shipped scenarios.")
 def simulate_command(scenario: str, seed: int, duration: str | None, start: str, lines: int,
                      machines: int, site: str, output: str | None, mqtt_url: str | None,
-                     speed: float | None, write_config: str | None,
-                     list_scenarios: bool) -> None:
+                     opcua_port: int | None, opcua_wait: float, speed: float | None,
+                     write_config: str | None, list_scenarios: bool) -> None:
     """Simulate an FMCG plant playing a scenario, with its labelled ground truth."""
     from pathlib import Path
 
@@ -216,8 +221,9 @@ def simulate_command(scenario: str, seed: int, duration: str | None, start: str,
         for name in shipped():
             click.echo(f"{name:22} {load_scenario(name).description}")
         return
-    if not output and not mqtt_url:
-        raise click.UsageError("give --output FILE.lp and/or --mqtt URL (or --list)")
+    if not (output or mqtt_url or opcua_port):
+        raise click.UsageError("give --output FILE.lp, --mqtt URL and/or --opcua-port N "
+                               "(or --list)")
     try:
         chosen = load_scenario(scenario)
         seconds = parse_duration(duration) if duration else chosen.duration
@@ -233,7 +239,8 @@ def simulate_command(scenario: str, seed: int, duration: str | None, start: str,
     files.write_grid_csv(signals, grid)
     files.write_truth(files.ground_truth(chosen, seed, begin, seconds), truth)
     if write_config:
-        Path(write_config).write_text(files.plant_toml(plant, grid, mqtt_url),
+        opcua_url = f"opc.tcp://127.0.0.1:{opcua_port}/" if opcua_port else None
+        Path(write_config).write_text(files.plant_toml(plant, grid, mqtt_url, opcua_url),
                                       encoding="utf-8")
     if output:
         with out.open("w", encoding="utf-8", newline="\n") as f:
@@ -251,6 +258,18 @@ def simulate_command(scenario: str, seed: int, duration: str | None, start: str,
         took = time.monotonic() - began
         err.print(f"{chosen.name}: {sent:,} messages to {mqtt_url} in {took:.1f} s "
                   f"({sent / max(took, 1e-9):,.0f}/s)")
+    if opcua_port:
+        import threading
+
+        from .simulate.opcua import serve
+
+        ready, go = threading.Event(), threading.Event()
+        threading.Timer(opcua_wait, go.set).start()
+        began = time.monotonic()
+        changes = serve(plant, signals, opcua_port, 60.0 if speed is None else speed, ready, go)
+        took = time.monotonic() - began - opcua_wait
+        err.print(f"{chosen.name}: {changes:,} OPC UA changes on port {opcua_port} in "
+                  f"{took:.1f} s ({changes / max(took, 1e-9):,.0f}/s)")
     err.print(f"grid series {grid}; ground truth {truth}"
               + (f"; config {write_config}" if write_config else ""))
 

@@ -199,3 +199,43 @@ def test_mqtt_output_run_live_gives_what_the_file_replay_gives(mosquitto, tmp_pa
 
     assert per_line(lived) == per_line(replayed)
     assert live.engine.stats.accepted == readings
+
+
+def test_opcua_output_is_read_by_a_real_client_with_plant_timestamps(tmp_path):
+    """The simulator as a PLC: carbonline's OPC UA source subscribes to the nodes the written
+    plant.toml names and receives every reading with its plant time."""
+    from carbonline.simulate.opcua import serve
+    from carbonline.sources.opcua import OpcuaSource
+    from running import Running
+
+    (port,) = free_ports(1)
+    plant_layout = layout(1, 3, "plc")
+    signals = simulate(plant_layout, load_scenario("normal-week"), START, 600, 4)
+    grid = tmp_path / "grid.csv"
+    files.write_grid_csv(signals, grid)
+    text = files.plant_toml(plant_layout, grid, opcua_url=f"opc.tcp://127.0.0.1:{port}/")
+    plant = build_plant(parse_config(tomllib.loads(text)))
+    ready, go = threading.Event(), threading.Event()
+    result: list[int] = []
+    server = threading.Thread(
+        target=lambda: result.append(serve(plant_layout, signals, port, 0, ready, go)))
+    server.start()
+    assert ready.wait(30)
+    running = Running(OpcuaSource(plant, plant.config.sources.opcua))
+    go.set()
+    server.join(120)
+    # OPC UA reports changes: a counter that stands still for a tick sends nothing then
+    expected = sum(1 + int(np.sum(np.diff(v) != 0)) for v in signals.values.values())
+    running.wait(lambda: len(running.readings()) >= expected,
+                 f"{expected} readings, got {len(running.readings())}", 30)
+    running.stop()
+    got = running.readings()
+    assert len(got) == expected
+    assert result[0] == signals.values["chiller-kw"].size * len(signals.values) + len(
+        signals.context)
+    assert sorted(set(got["time"].tolist())) == signals.times.tolist()  # plant time, all ticks
+    meter = plant.meter_index["filler1-energy"]
+    mine = got[got["meter"] == meter]
+    counter = signals.values["filler1-energy"]
+    changes = counter[np.concatenate([[True], np.diff(counter) != 0])]
+    assert mine["value"][np.argsort(mine["time"])].tolist() == pytest.approx(changes.tolist())
