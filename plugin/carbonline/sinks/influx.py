@@ -1,29 +1,42 @@
 """The built-in InfluxDB writer: the carbon series into the plant's InfluxDB.
 
 It claims the output that is the ``[sinks.influx]`` URL (with that section's settings), and any
-other ``http://``/``https://`` output written ``http://host:8086?db=NAME`` (defaults otherwise).
-Rows become line protocol with :func:`carbonline.sinks.lineprotocol.to_line_protocol` (the
-text ``influxdb_client.Point`` writes) and go out by one of two write paths behind one sink:
+other ``http://``/``https://`` output written ``http://host:8086?db=NAME`` (defaults otherwise;
+a URL without ``?db=`` is left for other plugins). Rows become line protocol with
+:func:`carbonline.sinks.lineprotocol.to_line_protocol` (the text ``influxdb_client.Point``
+writes) and go out by one of two write paths behind one sink, :class:`InfluxWriter`:
 
 - **v2**: influxdb-client's batching ``WriteApi`` (retries with exponential backoff on 429/5xx
   and lost connections) against ``/api/v2/write``: InfluxDB 2.x, 3.x, Cloud, and 1.8+ through
-  its compatibility API (bucket ``database/retention_policy``, token ``username:password``).
+  its compatibility API (bucket ``database/retention_policy``, token ``username:password``),
+  organisation from ``org`` (default ``-``, which 1.8 and 3.x ignore).
 - **v1**: ``POST /write?db=…&rp=…&precision=ns`` through httpx, for InfluxDB 1.0–1.7, which
-  have no v2 API. Batches of ``batch_size`` lines, sent by a background thread at least every
-  ``flush_interval``.
+  have no v2 API (basic auth, or ``Authorization: Token …``). A background thread sends a batch
+  when ``batch_size`` points are waiting or the oldest has waited ``flush_interval`` seconds.
 
 ``api = "auto"`` asks ``GET /ping``: a ``X-Influxdb-Version`` of 1.0–1.7 means v1, anything else
-— 1.8+, 2.x, 3.x, or no header at all, as VictoriaMetrics answers — means v2.
+means v2 — 1.8+, 2.x, 3.x, or no header at all. VictoriaMetrics (checked on 1.79.5) answers
+``/ping`` with 204 and *no* version header (only its ``/write`` says ``1.8.0``), so it is
+written through v2, which it accepts. While ``/ping`` gets no answer (carbonline started before
+the database, after a power cut) the sink keeps the points and asks again with backoff, so an
+InfluxDB 1.6 that comes up late still gets v1 instead of a v2 path that could never write.
 
 Nothing accepted is dropped quietly. Both paths keep unsent points in memory, in order, and
-retry with backoff (0.5 s doubling to 60 s; the v2 path gives a batch up after a day) while
-the server is down or refuses the
-credentials or database (401/403/404: a configuration error, logged each time with the
-server's message, since points kept may be written once it is fixed). A 400 (the server calls
-the points themselves invalid) is logged with the server's reason and counted as
-``points_refused``; retrying would never succeed. ``counters`` and ``queue_depth`` (points not
-yet acknowledged) go to ``carbonline_health``; the disk spool for long outages comes with the
-resilience work.
+retry with backoff (0.5 s doubling to 60 s; the v2 path gives a batch up after a day) while the
+server is down. In memory means bounded: beyond ``max_queue`` unacknowledged points a write is
+refused, counted as ``points_dropped`` and logged (a disk spool for long outages comes with the
+resilience work). What the server refuses is logged with the server's own message and counted
+as ``failures``:
+
+- v1, 401/403/404 (bad credentials, database not found): a configuration error, logged at each
+  retry; the points are kept, since they go in once the engineer fixes it.
+- 400 (the server calls the points invalid; v1 and v2) and, on v2, any other 4xx
+  (influxdb-client retries only 429 and 5xx): counted as ``points_refused``, since sending them
+  again could never succeed.
+
+``counters`` (``points_written``, ``batches``, ``retries``, ``failures``, ``points_refused``,
+``points_dropped``, ``points_undelivered``) and ``queue_depth`` go to ``carbonline_health``.
+``close()`` waits a bounded time for the rest and logs and returns what was not delivered.
 """
 
 from __future__ import annotations
@@ -34,11 +47,13 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import httpx
 from influxdb_client import InfluxDBClient, WriteOptions
 from influxdb_client.client.exceptions import InfluxDBError
+from reactivex.scheduler import EventLoopScheduler
 
 from ..config import InfluxServer, InfluxSink, Tls
 from ..plant import PlantModel
@@ -48,13 +63,17 @@ from .lineprotocol import to_line_protocol
 
 log = logging.getLogger(__name__)
 
-#: Backoff between retries of a failed write, seconds: first, then doubled up to the last.
+#: Backoff between retries of a failed write or ``/ping``, seconds: first, then doubled up to
+#: the last (a minute: an outage of hours costs a request a minute, and recovery is seen soon).
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 60.0
 #: How long the v2 path keeps retrying one batch before counting it as not written, ms.
 V2_RETRY_FOR_MS = 24 * 3600 * 1000
 #: How long ``close()`` waits for unsent points, seconds.
 CLOSE_WAIT_S = 30.0
+#: Unacknowledged points kept in memory, at most: ~300 bytes each, so ~30 MB; a plant writing
+#: 100 points a minute rides out about 16 hours of outage.
+MAX_QUEUE_POINTS = 100_000
 
 
 @hookimpl
@@ -100,56 +119,140 @@ def _cert(tls: Tls | None) -> tuple[str, str] | None:
 
 
 def detect_api(settings: InfluxServer) -> str:
-    """``"v1"`` for InfluxDB 1.0–1.7 (from ``/ping``'s ``X-Influxdb-Version``), else ``"v2"``."""
+    """``"v1"`` for InfluxDB 1.0–1.7 (from ``/ping``'s ``X-Influxdb-Version``), else ``"v2"``.
+    Raises :class:`httpx.HTTPError` when the server does not answer."""
     with http_client(settings) as http:
         version = http.get("/ping").headers.get("X-Influxdb-Version", "")
     match = re.match(r"v?1\.(\d+)", version)
     return "v1" if match and int(match.group(1)) < 8 else "v2"
 
 
-class InfluxWriter:
-    """One InfluxDB output; see the module docstring."""
+class _Path(Protocol):
+    """What :class:`InfluxWriter` needs of a write path."""
 
-    def __init__(self, settings: InfluxSink, name: str) -> None:
+    def send(self, lines: list[str]) -> None: ...
+    def pending(self) -> int: ...
+    def flush(self, timeout: float) -> bool: ...
+    def close(self) -> None: ...
+
+
+class InfluxWriter:
+    """One InfluxDB output; see the module docstring. ``max_queue``: unacknowledged points
+    kept in memory before writes are refused (counted and logged)."""
+
+    def __init__(self, settings: InfluxSink, name: str,
+                 max_queue: int = MAX_QUEUE_POINTS) -> None:
         self.name = name
         self.settings = settings
+        self.max_queue = max_queue
         self.counters: Counter[str] = Counter()
-        api = settings.api
-        if api == "auto":
-            try:
-                api = detect_api(settings)
-            except httpx.HTTPError as exc:
-                log.warning("InfluxDB %s: /ping failed (%s); using the v2 write API",
-                            settings.url, exc)
-                api = "v2"
-        self.api = api
-        self._path = _V1Path(settings, self.counters) if api == "v1" else _V2Path(
-            settings, self.counters)
+        self._lock = threading.Lock()
+        self._path: _Path | None = None
+        self._waiting: list[str] = []  # written before the API was known, in order
+        self._closed = threading.Event()
+        self._api: str | None = None
+        if settings.api != "auto":
+            self._use(settings.api)
+            return
+        try:
+            self._use(detect_api(settings))
+        except httpx.HTTPError as exc:
+            log.warning("InfluxDB %s: /ping failed (%s); points kept until it answers",
+                        settings.url, exc)
+            threading.Thread(target=self._detect_later, daemon=True,
+                             name=f"influx detect {settings.url}").start()
+
+    @property
+    def api(self) -> str | None:
+        """``"v1"`` or ``"v2"``; ``None`` while ``api = "auto"`` waits for ``/ping``."""
+        return self._api
 
     def write(self, rows: Iterable[Row]) -> None:
+        """Queue the rows, in order; beyond ``max_queue`` pending points they are refused."""
         lines = [to_line_protocol(row) for row in rows]
-        if lines:
-            self._path.send(lines)
+        if not lines:
+            return
+        with self._lock:
+            room = max(self.max_queue - self._pending(), 0)
+            if room < len(lines):
+                self.counters["points_dropped"] += len(lines) - room
+                log.error("InfluxDB %s: %d points waiting, the most kept in memory; %d new "
+                          "points dropped", self.settings.url, self._pending(),
+                          len(lines) - room)
+                lines = lines[:room]
+            if not lines:
+                return
+            if self._path is None:
+                self._waiting.extend(lines)
+            else:
+                self._path.send(lines)
 
     @property
     def queue_depth(self) -> int:
         """Points handed over and not yet acknowledged by the server."""
-        return self._path.pending()
+        with self._lock:
+            return self._pending()
 
     def flush(self, timeout: float = CLOSE_WAIT_S) -> bool:
-        """Wait until every point is acknowledged; ``False`` if some are still pending."""
-        return self._path.flush(timeout)
+        """Wait up to ``timeout`` seconds until every point is acknowledged; ``False`` if some
+        are still pending."""
+        deadline = time.monotonic() + timeout
+        while self._path is None:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return self._path.flush(max(deadline - time.monotonic(), 0))
 
-    def close(self, wait: float = CLOSE_WAIT_S) -> None:
-        """Send what is left (waiting up to ``wait`` seconds) and say what could not be."""
-        if not self._path.flush(wait):
+    def close(self, wait: float = CLOSE_WAIT_S) -> int:
+        """Send what is left, waiting up to ``wait`` seconds; log and return the number of
+        points that could not be delivered (also counted as ``points_undelivered``)."""
+        self.flush(wait)
+        with self._lock:
+            self._closed.set()
+            undelivered = self._pending()
+            path = self._path
+        if undelivered:
+            self.counters["points_undelivered"] += undelivered
             log.error("InfluxDB %s: %d points not written at close (server unreachable or "
-                      "refusing)", self.settings.url, self._path.pending())
-        self._path.close()
+                      "refusing)", self.settings.url, undelivered)
+        if path is not None:
+            path.close()
+        return undelivered
+
+    def _pending(self) -> int:
+        return len(self._waiting) + (self._path.pending() if self._path is not None else 0)
+
+    def _use(self, api: str) -> None:
+        """Start the write path for ``api`` and hand it what was written meanwhile."""
+        path = (_V1Path if api == "v1" else _V2Path)(self.settings, self.counters)
+        with self._lock:
+            closed = self._closed.is_set()
+            if not closed:
+                self._api, self._path = api, path
+                if self._waiting:
+                    path.send(self._waiting)
+                    self._waiting = []
+        if closed:  # /ping answered just as the sink closed: its points are counted already
+            path.close()
+
+    def _detect_later(self) -> None:
+        """Ask ``/ping`` with backoff until it answers (or the sink is closed)."""
+        backoff = RETRY_FIRST_S
+        while not self._closed.wait(backoff):
+            try:
+                api = detect_api(self.settings)
+            except httpx.HTTPError:
+                self.counters["retries"] += 1
+                backoff = min(backoff * 2, RETRY_MAX_S)
+                continue
+            log.info("InfluxDB %s answered /ping: writing through the %s API",
+                     self.settings.url, api)
+            self._use(api)
+            return
 
 
 class _V1Path:
-    """``/write`` through httpx from a background thread, batches in order, retried."""
+    """``/write`` through httpx from a background thread: batches in order, retried."""
 
     def __init__(self, settings: InfluxSink, counters: Counter[str]) -> None:
         self.settings = settings
@@ -158,20 +261,22 @@ class _V1Path:
         self.params = {"db": settings.database, "precision": "ns"}
         if settings.retention_policy:
             self.params["rp"] = settings.retention_policy
-        if settings.token is None and settings.username:  # 1.x also reads u/p parameters
-            self.params.update(u=settings.username, p=settings.password or "")
         self.queue: deque[str] = deque()
         self.inflight = 0
-        self.lock = threading.Condition()
+        self.due = 0.0  # monotonic time by which the oldest queued point must be sent
+        self.flushing = 0  # flush() callers waiting: send without waiting for a full batch
         self.closing = False
-        self.thread = threading.Thread(target=self._run, daemon=True, name="influx v1 writer")
+        self.lock = threading.Condition()
+        self.thread = threading.Thread(target=self._run, daemon=True,
+                                       name=f"influx v1 {settings.url}")
         self.thread.start()
 
     def send(self, lines: list[str]) -> None:
         with self.lock:
+            if not self.queue:
+                self.due = time.monotonic() + self.settings.flush_interval
             self.queue.extend(lines)
-            if len(self.queue) >= self.settings.batch_size:
-                self.lock.notify_all()
+            self.lock.notify_all()
 
     def pending(self) -> int:
         with self.lock:
@@ -180,50 +285,54 @@ class _V1Path:
     def flush(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         with self.lock:
+            self.flushing += 1
             self.lock.notify_all()
-            while self.queue or self.inflight:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self.lock.wait(min(remaining, 0.1))
-                self.lock.notify_all()
-        return True
+            try:
+                return self.lock.wait_for(lambda: not (self.queue or self.inflight),
+                                          max(deadline - time.monotonic(), 0))
+            finally:
+                self.flushing -= 1
 
     def close(self) -> None:
         with self.lock:
             self.closing = True
             self.lock.notify_all()
-        self.thread.join(5)
+        self.thread.join(self.settings.timeout + 1)
         self.http.close()
+
+    def _next_batch(self) -> list[str] | None:
+        """Wait (lock held) until a batch is due and take it; ``None`` once closing."""
+        while not self.closing:
+            now = time.monotonic()
+            if self.queue and (self.flushing or len(self.queue) >= self.settings.batch_size
+                               or now >= self.due):
+                batch = [self.queue.popleft()
+                         for _ in range(min(len(self.queue), self.settings.batch_size))]
+                self.inflight = len(batch)
+                return batch
+            self.lock.wait(self.due - now if self.queue else None)
+        return None
 
     def _run(self) -> None:
         backoff = RETRY_FIRST_S
         while True:
             with self.lock:
-                if not self.queue:
-                    self.lock.wait(self.settings.flush_interval)
-                if self.closing:
-                    return
-                if not self.queue:
-                    continue
-                batch = [self.queue.popleft()
-                         for _ in range(min(len(self.queue), self.settings.batch_size))]
-                self.inflight = len(batch)
+                batch = self._next_batch()
+            if batch is None:
+                return
             done = self._post(batch)
             with self.lock:
                 self.inflight = 0
                 if not done:
                     self.queue.extendleft(reversed(batch))  # back in front, order kept
                 self.lock.notify_all()
-            if done:
-                backoff = RETRY_FIRST_S
-            else:
+                if done:
+                    backoff = RETRY_FIRST_S
+                    continue
                 self.counters["retries"] += 1
-                with self.lock:
-                    self.lock.wait(backoff)
-                    if self.closing:
-                        return
-                backoff = min(backoff * 2, RETRY_MAX_S)
+                if self.lock.wait_for(lambda: self.closing, backoff):
+                    return
+            backoff = min(backoff * 2, RETRY_MAX_S)
 
     def _post(self, batch: list[str]) -> bool:
         """Send one batch; ``True`` when it need not be sent again."""
@@ -251,7 +360,12 @@ class _V1Path:
 
 
 class _V2Path:
-    """influxdb-client's batching WriteApi; its callbacks keep the counts."""
+    """influxdb-client's batching WriteApi; its callbacks keep the counts.
+
+    Its HTTP calls (and urllib3's retry sleeps) run on one daemon thread of our own: one, so
+    batches reach the server in order; daemon, so a server that never comes back cannot hold
+    the process at exit (influxdb-client's default is a pool thread Python joins at exit).
+    """
 
     def __init__(self, settings: InfluxSink, counters: Counter[str]) -> None:
         self.settings = settings
@@ -260,9 +374,10 @@ class _V2Path:
                                    if settings.username else "")
         self.bucket = settings.database + (f"/{settings.retention_policy}"
                                            if settings.retention_policy else "")
+        self.org = settings.org or "-"
         tls = settings.tls
         self.client = InfluxDBClient(
-            url=settings.url, token=token, org=settings.org or "-",
+            url=settings.url, token=token, org=self.org,
             timeout=int(settings.timeout * 1000),
             verify_ssl=not (tls is not None and tls.insecure),
             ssl_ca_cert=tls.ca if tls is not None else None,
@@ -271,35 +386,35 @@ class _V2Path:
         self.lock = threading.Condition()
         self.sent = 0
         self.settled = 0
+        self.closing = False
         self.api = self.client.write_api(
             write_options=WriteOptions(
                 batch_size=settings.batch_size, flush_interval=int(settings.flush_interval * 1000),
                 retry_interval=int(RETRY_FIRST_S * 1000), max_retry_delay=int(RETRY_MAX_S * 1000),
-                max_retries=1_000_000, max_retry_time=V2_RETRY_FOR_MS, exponential_base=2),
+                max_retries=1_000_000, max_retry_time=V2_RETRY_FOR_MS, exponential_base=2,
+                max_close_wait=1000, write_scheduler=EventLoopScheduler()),
             success_callback=self._success, error_callback=self._error,
             retry_callback=self._retry)
 
     def send(self, lines: list[str]) -> None:
         with self.lock:
             self.sent += len(lines)
-        self.api.write(bucket=self.bucket, org=self.settings.org or "-", record=lines)
+        self.api.write(bucket=self.bucket, org=self.org, record=lines)
 
     def pending(self) -> int:
         with self.lock:
             return self.sent - self.settled
 
     def flush(self, timeout: float) -> bool:
-        self.api.flush()
-        deadline = time.monotonic() + timeout
+        """Wait for the callbacks; the WriteApi sends a batch within ``flush_interval`` (its
+        own ``flush()`` does nothing)."""
         with self.lock:
-            while self.sent > self.settled:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self.lock.wait(min(remaining, 0.1))
-        return True
+            return self.lock.wait_for(lambda: self.sent <= self.settled, timeout)
 
     def close(self) -> None:
+        """Stop: a batch still being retried is abandoned at its next attempt."""
+        with self.lock:
+            self.closing = True
         self.api.close()
         self.client.close()
 
@@ -316,10 +431,16 @@ class _V2Path:
 
     def _error(self, conf: tuple, data: str | bytes, exception: InfluxDBError | Exception) -> None:
         count = self._settle(data)
+        if self.closing:  # abandoned by close(), which counted and logged it
+            return
         self.counters["failures"] += 1
         self.counters["points_refused"] += count
         log.error("InfluxDB %s: %d points not written: %s", self.settings.url, count, exception)
 
     def _retry(self, conf: tuple, data: str | bytes, exception: InfluxDBError | Exception) -> None:
+        """Count a retry; after ``close()`` raise instead, which ends urllib3's retry loop."""
+        if self.closing:
+            raise ConnectionAbortedError("the sink was closed")
         self.counters["retries"] += 1
+        self.counters["failures"] += 1
         log.warning("InfluxDB %s: write failed (%s); retrying", self.settings.url, exception)
