@@ -454,9 +454,7 @@ def test_check_config_on_a_missing_file(tmp_path: Path) -> None:
     assert "cannot read" in result.stderr and "nope.toml" in result.stderr
 
 
-@pytest.mark.parametrize(
-    "shipped", ["examples/steel-plant/plant.toml", "plugin/carbonline/demo/plant.toml"]
-)
+@pytest.mark.parametrize("shipped", ["examples/steel-plant/plant.toml"])
 def test_shipped_configs_pass_check_config(shipped: str) -> None:
     path = REPO / shipped
     result = CliRunner().invoke(main, ["check-config", str(path)])

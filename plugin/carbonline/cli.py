@@ -275,33 +275,53 @@ def simulate_command(scenario: str, seed: int, duration: str | None, start: str,
 
 
 @main.command("demo")
-@click.option("--hours", default=24.0, show_default=True, help="Plant time to simulate.")
+@click.option("--scenario", default="valve-leak", show_default=True,
+              help="A simulator scenario (carbonline simulate --list).")
+@click.option("--hours", default=8.0, show_default=True, help="Plant time to simulate.")
 @click.option("--seed", default=1, show_default=True, help="Same seed, same numbers.")
 @click.option("--pace", default=None, type=float,
               help="Wall seconds per 5 simulated minutes (default 0.05 on a terminal, else 0).")
-def demo(hours: float, seed: int, pace: float | None) -> None:
-    """Run the built-in sample plant through the engine and show a live intensity table."""
-    from .demo.sample import PLANT_TOML, sample_batches
-    from .demo.table import IntensityTable
+def demo(scenario: str, hours: float, seed: int, pace: float | None) -> None:
+    """Run the simulated plant through the engine and show a live intensity table."""
+    import tempfile
+    import tomllib
+    from pathlib import Path
 
-    plant = _load(str(PLANT_TOML))
+    from .config import parse_config
+    from .demo.table import IntensityTable
+    from .simulate import files
+    from .simulate.batches import batches
+    from .simulate.model import layout, simulate
+    from .simulate.scenario import load_scenario
+
+    try:
+        chosen = load_scenario(scenario)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    site = layout()
+    start = to_ns(datetime(2026, 3, 2, 6, 0, tzinfo=timezone.utc))
+    signals = simulate(site, chosen, start, hours * 3600, seed)
     console = Console()
     if not console.is_terminal:  # piped or logged: don't squeeze the table into 80 columns
         console = Console(width=110)
     pace = (0.05 if console.is_terminal else 0.0) if pace is None else pace
-    engine = Engine(plant)
     table = IntensityTable()
-    start = to_ns(datetime(2026, 3, 2, 5, 0, tzinfo=timezone.utc))
-    with Live(table.render(), console=console, auto_refresh=False,
-              transient=not console.is_terminal) as live:
-        for batch in sample_batches(plant, start, hours, seed):
-            table.add(engine.ingest(batch))
+    with tempfile.TemporaryDirectory() as folder:
+        grid = Path(folder) / "grid.csv"
+        files.write_grid_csv(signals, grid)
+        plant = build_plant(parse_config(tomllib.loads(files.plant_toml(site, grid)), "demo"))
+        engine = Engine(plant)
+        with Live(table.render(), console=console, auto_refresh=False,
+                  transient=not console.is_terminal) as live:
+            for batch in batches(plant, signals):
+                table.add(engine.ingest(batch))
+                live.update(table.render(), refresh=True)
+                time.sleep(pace)
+            table.add(engine.flush())
             live.update(table.render(), refresh=True)
-            time.sleep(pace)
-        table.add(engine.flush())
-        live.update(table.render(), refresh=True)
     if not console.is_terminal:
         console.print(table.render())
+    err.print(f"scenario {chosen.name}: {chosen.description}")
     _print_stats(engine.stats)
 
 

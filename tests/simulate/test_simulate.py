@@ -239,3 +239,15 @@ def test_opcua_output_is_read_by_a_real_client_with_plant_timestamps(tmp_path):
     counter = signals.values["filler1-energy"]
     changes = counter[np.concatenate([[True], np.diff(counter) != 0])]
     assert mine["value"][np.argsort(mine["time"])].tolist() == pytest.approx(changes.tolist())
+
+
+def test_the_written_config_passes_check_config_at_every_size(tmp_path):
+    for lines, machines in ((1, 3), (6, 12)):
+        config = tmp_path / f"plant-{lines}.toml"
+        made = CliRunner().invoke(main, [
+            "simulate", "--duration", "10m", "--lines", str(lines), "--machines", str(machines),
+            "--output", str(tmp_path / f"p{lines}.lp"), "--write-config", str(config)])
+        assert made.exit_code == 0, made.output
+        checked = CliRunner().invoke(main, ["check-config", str(config)])
+        assert checked.exit_code == 0, checked.output
+        assert f"{lines} lines, {lines * machines + 1 + lines // 3} machines" in checked.output

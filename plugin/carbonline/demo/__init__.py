@@ -1,1 +1,2 @@
-"""The embedded sample plant behind ``carbonline demo``: run the engine with no server at all."""
+"""``carbonline demo``: the simulated plant through the engine, as a live table; no server
+needed."""

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..records import NS_PER_S
 from ..series import rfc3339
-from .model import GAS_KWH_PER_M3, Layout, Signals, meter_kinds
+from .model import GAS_KWH_PER_M3, Layout, Signals, grid_shape, meter_kinds
 from .scenario import Scenario
 from .topics import areas, context_topic, node_id, topic
 
@@ -63,10 +63,20 @@ def write_line_protocol(plant: Layout, signals: Signals, out: TextIO) -> int:
 
 
 def write_grid_csv(signals: Signals, path: Path) -> None:
-    """The grid factor per tick as ``time,kg_per_kwh`` (what ``[factors] series`` reads)."""
+    """The grid factor as ``time,kg_per_kwh`` (what ``[factors] series`` reads): per tick over
+    the run, hourly from the day before to a week after it, so every span the engine asks
+    for is covered by the simulated grid (and not marked estimated)."""
+    first, last = int(signals.times[0]), int(signals.times[-1])
+    hour = 3600 * NS_PER_S
+    around = np.arange(first - first % hour - 86400 * NS_PER_S, last + 8 * 86400 * NS_PER_S,
+                       hour, dtype=np.int64)
+    around = around[(around < first) | (around > last)]
+    times = np.concatenate([signals.times, around])
+    values = np.concatenate([signals.grid, grid_shape(around)])
+    order = np.argsort(times, kind="stable")
     with path.open("w", encoding="utf-8", newline="\n") as f:
         f.write("time,kg_per_kwh\n")
-        for t, g in zip(signals.times.tolist(), signals.grid.tolist()):
+        for t, g in zip(times[order].tolist(), values[order].tolist()):
             f.write(f"{rfc3339(t)},{g:.4f}\n")
 
 
