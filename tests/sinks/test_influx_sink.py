@@ -275,10 +275,11 @@ def test_v1_sends_full_batches_at_once_and_the_rest_after_flush_interval(influxd
     assert sink.counters["batches"] == 3 and sink.close() == 0
 
 
-def test_memory_is_bounded_and_what_is_left_is_reported_at_close(caplog):
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_memory_is_bounded_and_what_is_left_is_reported_at_close(caplog, api):
     (port,) = free_ports(1)
     sink = InfluxWriter(InfluxSink(url=f"http://127.0.0.1:{port}", database="carbon",
-                                   api="v1", flush_interval=0.1), "x", max_queue=3)
+                                   api=api, flush_interval=0.1), "x", max_queue=3)
     sink.write(rows_for("bremen"))
     assert sink.queue_depth == 3 and sink.counters["points_dropped"] == 2
     assert "2 new points dropped" in caplog.text
