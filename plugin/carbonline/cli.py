@@ -190,6 +190,8 @@ def discover(influx: str | None, database: str | None, mqtt_url: str | None, top
 @click.option("--lines", default=3, show_default=True, help="Production lines.")
 @click.option("--machines", default=5, show_default=True, help="Machines per line.")
 @click.option("--site", default="sim-plant", show_default=True, help="Site name.")
+@click.option("--sites", default=1, show_default=True,
+              help="Several sites (files only): <site>-1 … with their own files and configs.")
 @click.option("--output", type=click.Path(dir_okay=False),
               help="Raw readings as line protocol; the grid series (.grid.csv) and the "
                    "ground truth (.truth.json) are written beside it.")
@@ -206,7 +208,8 @@ def discover(influx: str | None, database: str | None, mqtt_url: str | None, top
               help="The plant.toml that replays (or, with --mqtt, runs on) the output as it is.")
 @click.option("--list", "list_scenarios", is_flag=True, help="List the shipped scenarios.")
 def simulate_command(scenario: str, seed: int, duration: str | None, start: str, lines: int,
-                     machines: int, site: str, output: str | None, mqtt_url: str | None,
+                     machines: int, site: str, sites: int, output: str | None,
+                     mqtt_url: str | None,
                      opcua_port: int | None, opcua_wait: float, speed: float | None,
                      write_config: str | None, list_scenarios: bool) -> None:
     """Simulate an FMCG plant playing a scenario, with its labelled ground truth."""
@@ -227,25 +230,27 @@ def simulate_command(scenario: str, seed: int, duration: str | None, start: str,
     try:
         chosen = load_scenario(scenario)
         seconds = parse_duration(duration) if duration else chosen.duration
-        plant = layout(lines, machines, site)
+        layout(lines, machines, site)  # sizes checked before anything is written
     except (ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    if sites > 1 and (mqtt_url or opcua_port):
+        raise click.UsageError("--sites writes files: one --output and config per site")
     begin = to_ns(datetime.fromisoformat(start.replace("Z", "+00:00")))
-    signals = simulate(plant, chosen, begin, seconds, seed)
     out = Path(output or f"{chosen.name}.lp")
-    base = out.with_suffix("")
-    grid = base.with_name(base.name + ".grid.csv")
-    truth = base.with_name(base.name + ".truth.json")
-    files.write_grid_csv(signals, grid)
-    files.write_truth(files.ground_truth(chosen, seed, begin, seconds), truth)
-    if write_config:
+    for k in range(1, sites + 1):  # a fleet: site k gets seed + k - 1 and its own files
+        name = f"{site}-{k}" if sites > 1 else site
+        plant = layout(lines, machines, name)
+        signals = simulate(plant, chosen, begin, seconds, seed + k - 1)
+        target = out.with_name(f"{out.stem}-{k}{out.suffix}") if sites > 1 else out
+        config = Path(write_config) if write_config else None
+        if config is not None and sites > 1:
+            config = config.with_name(f"{config.stem}-{k}{config.suffix}")
         opcua_url = f"opc.tcp://127.0.0.1:{opcua_port}/" if opcua_port else None
-        Path(write_config).write_text(files.plant_toml(plant, grid, mqtt_url, opcua_url),
-                                      encoding="utf-8")
-    if output:
-        with out.open("w", encoding="utf-8", newline="\n") as f:
-            written = files.write_line_protocol(plant, signals, f)
-        err.print(f"{chosen.name}: {written:,} lines to {out}")
+        written = files.write_outputs(plant, signals, chosen, seed + k - 1, target,
+                                      bool(output), config, mqtt_url, opcua_url)
+        err.print(f"{chosen.name} {name}: " + (f"{written:,} lines to {target}; " if output
+                                               else "") + f"grid series and ground truth "
+                  f"beside {target}" + (f"; config {config}" if config else ""))
     if mqtt_url:
         from .simulate.mqtt import publish
 
@@ -270,8 +275,6 @@ def simulate_command(scenario: str, seed: int, duration: str | None, start: str,
         took = time.monotonic() - began - opcua_wait
         err.print(f"{chosen.name}: {changes:,} OPC UA changes on port {opcua_port} in "
                   f"{took:.1f} s ({changes / max(took, 1e-9):,.0f}/s)")
-    err.print(f"grid series {grid}; ground truth {truth}"
-              + (f"; config {write_config}" if write_config else ""))
 
 
 @main.command("demo")

@@ -251,3 +251,21 @@ def test_the_written_config_passes_check_config_at_every_size(tmp_path):
         checked = CliRunner().invoke(main, ["check-config", str(config)])
         assert checked.exit_code == 0, checked.output
         assert f"{lines} lines, {lines * machines + 1 + lines // 3} machines" in checked.output
+
+
+def test_sites_are_a_fleet_of_files_each_replayable(tmp_path):
+    made = CliRunner().invoke(main, [
+        "simulate", "--duration", "30m", "--sites", "2", "--output", str(tmp_path / "f.lp"),
+        "--write-config", str(tmp_path / "plant.toml")])
+    assert made.exit_code == 0, made.output
+    texts = []
+    for k in (1, 2):
+        config = parse_config(tomllib.loads((tmp_path / f"plant-{k}.toml").read_text()))
+        assert config.site.name == f"sim-plant-{k}"
+        summary = replay(build_plant(config), [str(tmp_path / f"f-{k}.lp")],
+                         [str(tmp_path / f"out-{k}.lp")])
+        assert summary.stats.accepted > 0 and not summary.stats.rejected
+        texts.append((tmp_path / f"f-{k}.lp").read_text().replace(f"sim-plant-{k}", "S"))
+    assert texts[0] != texts[1]  # each site its own seed
+    both = CliRunner().invoke(main, ["simulate", "--sites", "2", "--mqtt", "mqtt://x:1883"])
+    assert both.exit_code == 2 and "--sites writes files" in both.output

@@ -62,6 +62,26 @@ def write_line_protocol(plant: Layout, signals: Signals, out: TextIO) -> int:
     return written
 
 
+def write_outputs(plant: Layout, signals: Signals, scenario: Scenario, seed: int,
+                  output: Path, write: bool, config: Path | None, mqtt_url: str | None = None,
+                  opcua_url: str | None = None) -> int:
+    """The run's files beside ``output``: the grid series (``.grid.csv``), the ground truth
+    (``.truth.json``), the readings themselves when ``write`` (line protocol; returns the
+    lines written), and the plant.toml at ``config``."""
+    base = output.with_suffix("")
+    grid = base.with_name(base.name + ".grid.csv")
+    write_grid_csv(signals, grid)
+    start, end = int(signals.times[0]), int(signals.times[-1])
+    write_truth(ground_truth(scenario, seed, start, (end - start) / NS_PER_S),
+                base.with_name(base.name + ".truth.json"))
+    if config is not None:
+        config.write_text(plant_toml(plant, grid, mqtt_url, opcua_url), encoding="utf-8")
+    if not write:
+        return 0
+    with output.open("w", encoding="utf-8", newline="\n") as f:
+        return write_line_protocol(plant, signals, f)
+
+
 def write_grid_csv(signals: Signals, path: Path) -> None:
     """The grid factor as ``time,kg_per_kwh`` (what ``[factors] series`` reads): per tick over
     the run, hourly from the day before to a week after it, so every span the engine asks
