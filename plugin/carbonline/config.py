@@ -418,6 +418,10 @@ class InfluxSink(InfluxServer):
 
     api: Literal["auto", "v1", "v2"] = "auto"
     batch_size: int = Field(5000, gt=0)
+    max_queue: int = Field(
+        100_000, gt=0, description="points kept in memory while the server is away (~300 "
+        "bytes each: ~30 MB; 100 points a minute ride out ~16 h); beyond, new points are "
+        "refused and counted as points_dropped")
     flush_interval: Seconds = 1
 
 

@@ -54,8 +54,8 @@ def sniff_mqtt(settings: MqttBroker, seconds: float = 10.0, topic: str = "#") ->
     client.on_connect = lambda c, *a: c.subscribe(topic, qos=0)
     client.on_subscribe = lambda *a: subscribed.set()
     try:
-        if not subscribed.wait(10):
-            raise ConnectionError(f"could not subscribe on {settings.url} within 10 s")
+        if not subscribed.wait(30):
+            raise ConnectionError(f"could not subscribe on {settings.url} within 30 s")
         time.sleep(seconds)
     finally:
         client.disconnect()

@@ -71,9 +71,6 @@ RETRY_MAX_S = 60.0
 V2_RETRY_FOR_MS = 24 * 3600 * 1000
 #: How long ``close()`` waits for unsent points, seconds.
 CLOSE_WAIT_S = 30.0
-#: Unacknowledged points kept in memory, at most: ~300 bytes each, so ~30 MB; a plant writing
-#: 100 points a minute rides out about 16 hours of outage.
-MAX_QUEUE_POINTS = 100_000
 
 
 @hookimpl
@@ -140,11 +137,10 @@ class InfluxWriter:
     """One InfluxDB output; see the module docstring. ``max_queue``: unacknowledged points
     kept in memory before writes are refused (counted and logged)."""
 
-    def __init__(self, settings: InfluxSink, name: str,
-                 max_queue: int = MAX_QUEUE_POINTS) -> None:
+    def __init__(self, settings: InfluxSink, name: str, max_queue: int | None = None) -> None:
         self.name = name
         self.settings = settings
-        self.max_queue = max_queue
+        self.max_queue = max_queue or settings.max_queue
         self.counters: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._path: _Path | None = None
@@ -169,7 +165,10 @@ class InfluxWriter:
 
     def write(self, rows: Iterable[Row]) -> None:
         """Queue the rows, in order; beyond ``max_queue`` pending points they are refused."""
-        lines = [to_line_protocol(row) for row in rows]
+        self.write_lines([to_line_protocol(row) for row in rows])
+
+    def write_lines(self, lines: list[str]) -> None:
+        """Queue line-protocol lines as they are (the simulator's raw meter readings)."""
         if not lines:
             return
         with self._lock:
