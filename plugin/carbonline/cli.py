@@ -197,6 +197,9 @@ def discover(influx: str | None, database: str | None, mqtt_url: str | None, top
                    "ground truth (.truth.json) are written beside it.")
 @click.option("--mqtt", "mqtt_url", metavar="URL",
               help="Publish every reading on this broker (uns/<site>/<line>/<meter>).")
+@click.option("--influx", "influx_url", metavar="URL",
+              help="Write the raw readings into InfluxDB, as a historian holds them "
+                   "(http://host:8086?db=NAME).")
 @click.option("--opcua-port", "opcua_port", type=int,
               help="Serve the meters as an OPC UA server on 127.0.0.1:PORT (small plants).")
 @click.option("--opcua-wait", "opcua_wait", default=5.0, show_default=True,
@@ -209,7 +212,7 @@ def discover(influx: str | None, database: str | None, mqtt_url: str | None, top
 @click.option("--list", "list_scenarios", is_flag=True, help="List the shipped scenarios.")
 def simulate_command(scenario: str, seed: int, duration: str | None, start: str, lines: int,
                      machines: int, site: str, sites: int, output: str | None,
-                     mqtt_url: str | None,
+                     influx_url: str | None, mqtt_url: str | None,
                      opcua_port: int | None, opcua_wait: float, speed: float | None,
                      write_config: str | None, list_scenarios: bool) -> None:
     """Simulate an FMCG plant playing a scenario, with its labelled ground truth."""
@@ -224,16 +227,16 @@ def simulate_command(scenario: str, seed: int, duration: str | None, start: str,
         for name in shipped():
             click.echo(f"{name:22} {load_scenario(name).description}")
         return
-    if not (output or mqtt_url or opcua_port):
-        raise click.UsageError("give --output FILE.lp, --mqtt URL and/or --opcua-port N "
-                               "(or --list)")
+    if not (output or influx_url or mqtt_url or opcua_port):
+        raise click.UsageError("give --output FILE.lp, --influx URL, --mqtt URL and/or "
+                               "--opcua-port N (or --list)")
     try:
         chosen = load_scenario(scenario)
         seconds = parse_duration(duration) if duration else chosen.duration
         layout(lines, machines, site)  # sizes checked before anything is written
     except (ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    if sites > 1 and (mqtt_url or opcua_port):
+    if sites > 1 and (mqtt_url or opcua_port or influx_url):
         raise click.UsageError("--sites writes files: one --output and config per site")
     begin = to_ns(datetime.fromisoformat(start.replace("Z", "+00:00")))
     out = Path(output or f"{chosen.name}.lp")
@@ -251,6 +254,17 @@ def simulate_command(scenario: str, seed: int, duration: str | None, start: str,
         err.print(f"{chosen.name} {name}: " + (f"{written:,} lines to {target}; " if output
                                                else "") + f"grid series and ground truth "
                   f"beside {target}" + (f"; config {config}" if config else ""))
+    if influx_url:
+        from .simulate.historian import write_to_influx
+
+        began = time.monotonic()
+        try:
+            points = write_to_influx(plant, signals, influx_url, speed or 0.0)
+        except ConnectionError as exc:
+            raise click.ClickException(str(exc)) from None
+        took = time.monotonic() - began
+        err.print(f"{chosen.name}: {points:,} points to {influx_url} in {took:.1f} s "
+                  f"({points / max(took, 1e-9):,.0f}/s)")
     if mqtt_url:
         from .simulate.mqtt import publish
 

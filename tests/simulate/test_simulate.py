@@ -269,3 +269,24 @@ def test_sites_are_a_fleet_of_files_each_replayable(tmp_path):
     assert texts[0] != texts[1]  # each site its own seed
     both = CliRunner().invoke(main, ["simulate", "--sites", "2", "--mqtt", "mqtt://x:1883"])
     assert both.exit_code == 2 and "--sites writes files" in both.output
+
+
+def test_influx_output_is_what_a_historian_holds(influxdb, influx_db, tmp_path):
+    """--influx writes the raw readings through carbonline's writer into a real InfluxDB 1.6;
+    polling them back with InfluxQL gives the file's readings."""
+    url = f"{influxdb.url}?db={influx_db}"
+    made = CliRunner().invoke(main, ["simulate", "--duration", "20m", "--lines", "1",
+                                     "--machines", "3", "--influx", url, "--output",
+                                     str(tmp_path / "f.lp")])
+    assert made.exit_code == 0, made.output
+    lines = (tmp_path / "f.lp").read_text().splitlines()
+    numeric = [line for line in lines if '"' not in line]
+    body = influxdb.query('SELECT count("kw") FROM "power"', db=influx_db)
+    assert body["results"][0]["series"][0]["values"][0][1] == sum(
+        1 for line in numeric if line.startswith("power,"))
+    energy = influxdb.query('SELECT last("kwh") FROM "energy" WHERE "machine" = \'filler1\'',
+                            db=influx_db)
+    last = [line for line in numeric if line.startswith("energy,site=sim-plant,machine=filler1")]
+    assert energy["results"][0]["series"][0]["values"][0][1] == pytest.approx(
+        float(last[-1].split("=")[-1].split()[0]))
+    assert "points to" in made.output

@@ -8,6 +8,7 @@ kind (the meters' resolution), lines in time order, then in a fixed meter order.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -38,8 +39,8 @@ def series_key(plant: Layout, meter: str, kind: str) -> tuple[str, dict[str, str
     return measurement, {"site": plant.site, "machine": meter.rsplit("-", 1)[0]}, field
 
 
-def write_line_protocol(plant: Layout, signals: Signals, out: TextIO) -> int:
-    """Every reading and context change as line protocol, in time order; returns lines written."""
+def ticks_as_lines(plant: Layout, signals: Signals) -> Iterator[tuple[int, list[str]]]:
+    """(tick time ns, its line-protocol lines): context changes first, then every reading."""
     prefixes = []
     for meter, kind in signals.kinds.items():
         measurement, tags, field = series_key(plant, meter, kind)
@@ -50,13 +51,19 @@ def write_line_protocol(plant: Layout, signals: Signals, out: TextIO) -> int:
     for t, line, what, text in signals.context:
         context.setdefault(t, []).append(
             f'production,site={plant.site},line={line} {what}="{text}" {t}')
-    written = 0
     for i, t in enumerate(signals.times.tolist()):
         chunk = context.get(t, [])
         for prefix, values, decimals in prefixes:
             value = values[i]
             if not np.isnan(value):
                 chunk.append(f"{prefix}{value:.{decimals}f} {t}")
+        yield t, chunk
+
+
+def write_line_protocol(plant: Layout, signals: Signals, out: TextIO) -> int:
+    """Every reading and context change as line protocol, in time order; returns lines written."""
+    written = 0
+    for _, chunk in ticks_as_lines(plant, signals):
         out.write("\n".join(chunk) + "\n")
         written += len(chunk)
     return written
