@@ -422,6 +422,9 @@ class InfluxSink(InfluxServer):
         100_000, gt=0, description="points kept in memory while the server is away (~300 "
         "bytes each: ~30 MB; 100 points a minute ride out ~16 h); beyond, new points are "
         "refused and counted as points_dropped")
+    spool_max_points: int = Field(
+        5_000_000, gt=0, description="with [run] state_dir: points the disk spool holds "
+        "(~300 bytes each: ~1.5 GB); beyond, new points are refused and spool_full says so")
     flush_interval: Seconds = 1
 
 
@@ -592,6 +595,9 @@ class Run(_Strict):
         60, description="no reading for this long: event time advances with the wall clock, "
         "so windows still close when a plant goes quiet")
     health_interval: Seconds = Field(60, description="how often carbonline_health is written")
+    state_dir: str | None = Field(
+        None, description="the state store (SQLite): with it, sinks spool unacknowledged "
+        "points on disk, surviving outages and restarts")
 
 
 class PlantConfig(_Strict):

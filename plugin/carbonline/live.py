@@ -244,6 +244,9 @@ class LiveRun:
                                               getattr(part, "counters", {}).items()}
             if hasattr(part, "queue_depth"):
                 fields["queue_depth"] = int(part.queue_depth)
+            if getattr(part, "spool_depth", None) is not None:
+                fields["spool_depth"] = int(part.spool_depth)
+                fields["spool_full"] = int(part.spool_full)
             if kind == "source":
                 fields["stopped"] = self._stopped.get(part.name, 0)
             if fields:  # component "source mqtt://broker:1883": a broker is often both

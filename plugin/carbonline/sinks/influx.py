@@ -60,6 +60,7 @@ from ..plant import PlantModel
 from ..plugins import hookimpl
 from ..records import Row
 from .lineprotocol import to_line_protocol
+from .spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 60.0
 #: How long the v2 path keeps retrying one batch before counting it as not written, ms.
 V2_RETRY_FOR_MS = 24 * 3600 * 1000
+#: How often spooled points are handed on and acknowledged ones forgotten, seconds.
+FEED_EVERY_S = 0.1
 #: How long ``close()`` waits for unsent points, seconds.
 CLOSE_WAIT_S = 30.0
 
@@ -80,7 +83,10 @@ def carbonline_sinks(plant: PlantModel, outputs: Sequence[str]) -> list:
     sinks = []
     for output in outputs:
         if configured is not None and output == configured.url:
-            sinks.append(InfluxWriter(configured, output))
+            state = plant.config.run.state_dir
+            spool = (Spool(state, f"influx {output}", configured.spool_max_points)
+                     if state else None)
+            sinks.append(InfluxWriter(configured, output, spool=spool))
         elif output.startswith(("http://", "https://")) and "db" in parse_qs(
                 urlsplit(output).query):
             parts = urlsplit(output)
@@ -137,16 +143,23 @@ class InfluxWriter:
     """One InfluxDB output; see the module docstring. ``max_queue``: unacknowledged points
     kept in memory before writes are refused (counted and logged)."""
 
-    def __init__(self, settings: InfluxSink, name: str, max_queue: int | None = None) -> None:
+    def __init__(self, settings: InfluxSink, name: str, max_queue: int | None = None,
+                 spool: Spool | None = None) -> None:
         self.name = name
         self.settings = settings
         self.max_queue = max_queue or settings.max_queue
+        self.spool = spool
+        self._sent: deque[int] = deque()  # spool ids handed to the write path, in order
+        self._last_sent = 0
         self.counters: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._path: _Path | None = None
         self._waiting: list[str] = []  # written before the API was known, in order
         self._closed = threading.Event()
         self._api: str | None = None
+        if spool is not None:
+            threading.Thread(target=self._feed, daemon=True,
+                             name=f"influx spool {settings.url}").start()
         if settings.api != "auto":
             self._use(settings.api)
             return
@@ -171,6 +184,13 @@ class InfluxWriter:
         """Queue line-protocol lines as they are (the simulator's raw meter readings)."""
         if not lines:
             return
+        if self.spool is not None:
+            refused = self.spool.push(lines)
+            if refused:
+                self.counters["points_dropped"] += refused
+                log.error("InfluxDB %s: the spool is full (%d points); %d new points "
+                          "dropped", self.settings.url, self.spool.depth, refused)
+            return
         with self._lock:
             room = max(self.max_queue - self._pending(), 0)
             if room < len(lines):
@@ -188,14 +208,55 @@ class InfluxWriter:
 
     @property
     def queue_depth(self) -> int:
-        """Points handed over and not yet acknowledged by the server."""
+        """Points handed over and not yet acknowledged by the server (spooled ones too)."""
+        if self.spool is not None:
+            return self.spool.depth
         with self._lock:
             return self._pending()
+
+    @property
+    def spool_depth(self) -> int | None:
+        """Points in the disk spool; ``None`` without one."""
+        return None if self.spool is None else self.spool.depth
+
+    @property
+    def spool_full(self) -> bool:
+        return self.spool is not None and self.spool.full
+
+    def _feed(self) -> None:
+        """With a spool: hand spooled points to the write path, at most ``max_queue`` in
+        flight, and forget them once acknowledged. Paths deliver in order, so the points
+        acknowledged are the oldest handed over."""
+        assert self.spool is not None
+        while not self._closed.wait(FEED_EVERY_S):
+            with self._lock:
+                path = self._path
+                if path is None:
+                    continue
+                acknowledged = len(self._sent) - path.pending()
+                last = None
+                for _ in range(max(acknowledged, 0)):
+                    last = self._sent.popleft()
+                if last is not None:
+                    self.spool.remove_through(last)
+                room = self.max_queue - path.pending()
+                if room > 0:
+                    rows = self.spool.after(self._last_sent, room)
+                    if rows:
+                        path.send([line for _, line in rows])
+                        self._sent.extend(i for i, _ in rows)
+                        self._last_sent = rows[-1][0]
 
     def flush(self, timeout: float = CLOSE_WAIT_S) -> bool:
         """Wait up to ``timeout`` seconds until every point is acknowledged; ``False`` if some
         are still pending."""
         deadline = time.monotonic() + timeout
+        if self.spool is not None:  # acknowledged = gone from the spool
+            while self.spool.depth:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(FEED_EVERY_S)
+            return True
         while self._path is None:
             if time.monotonic() >= deadline:
                 return False
@@ -208,14 +269,19 @@ class InfluxWriter:
         self.flush(wait)
         with self._lock:
             self._closed.set()
-            undelivered = self._pending()
+            undelivered = self._pending() if self.spool is None else self.spool.depth
             path = self._path
-        if undelivered:
+        if undelivered and self.spool is not None:
+            log.warning("InfluxDB %s: %d points stay in the spool for the next start",
+                        self.settings.url, undelivered)
+        elif undelivered:
             self.counters["points_undelivered"] += undelivered
             log.error("InfluxDB %s: %d points not written at close (server unreachable or "
                       "refusing)", self.settings.url, undelivered)
         if path is not None:
             path.close()
+        if self.spool is not None:
+            self.spool.close()
         return undelivered
 
     def _pending(self) -> int:
