@@ -17,6 +17,7 @@ from . import __version__
 from .config import ConfigError, load_config
 from .engine.accumulator import Engine, EngineStats, FactorError
 from .plant import build_plant
+from .plugins import get_manager
 from .records import to_ns
 from .replay import UnclaimedError, replay
 
@@ -119,6 +120,49 @@ def run_command(config: str, inputs: tuple[str, ...], outputs: tuple[str, ...]) 
         raise click.ClickException(str(exc)) from None
     _print_stats(live.engine.stats)
     err.print(f"{summary.rows_written:,} rows written")
+
+
+@main.command("backfill")
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False),
+              help="The plant.toml; readings come from its [sources.influx] historian.")
+@click.option("--from", "start", required=True, help="Period start (ISO 8601).")
+@click.option("--to", "end", required=True, help="Period end, exclusive (ISO 8601).")
+@click.option("--output", "outputs", multiple=True,
+              help="A sink besides the configured [sinks.*] ones; repeatable.")
+def backfill_command(config: str, start: str, end: str, outputs: tuple[str, ...]) -> None:
+    """Recompute a past period from the historian, writing the points a live run would."""
+    from rich.progress import TaskProgressColumn
+
+    from .live import configured_outputs
+    from .replay import open_sinks, run_through
+    from .sources.influx import InfluxBackfill
+
+    plant = _load(config)
+    settings = plant.config.sources.influx
+    if settings is None:
+        raise click.ClickException("backfill reads the [sources.influx] historian: configure it")
+    begin, finish = (to_ns(datetime.fromisoformat(t.replace("Z", "+00:00"))) for t in (start, end))
+    if finish <= begin:
+        raise click.UsageError("--to must be after --from")
+    targets = [*configured_outputs(plant.config), *outputs]
+    if not targets:
+        raise click.ClickException("nowhere to write: configure [sinks.*] or give --output")
+    try:
+        sinks = open_sinks(plant, targets, get_manager())
+    except UnclaimedError as exc:
+        raise click.ClickException(str(exc)) from None
+    bar = Progress("[progress.description]{task.description}", BarColumn(),
+                   TaskProgressColumn(), TimeRemainingColumn(), console=err,
+                   disable=not err.is_terminal)
+    with bar:
+        task = bar.add_task("backfill", total=finish - begin)
+        try:
+            summary = run_through(plant, [InfluxBackfill(plant, settings, begin, finish)],
+                                  sinks, lambda done, _: bar.update(task, completed=done))
+        except (OSError, FactorError) as exc:
+            raise click.ClickException(str(exc)) from None
+    _print_stats(summary.stats)
+    err.print(f"{summary.rows_written:,} rows written to {', '.join(targets)}")
 
 
 @main.command("discover")

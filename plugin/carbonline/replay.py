@@ -70,8 +70,14 @@ def replay(
     """Run every input through the engine and write all rows to every output."""
     pm = pm or get_manager()
     sources = open_sources(plant, inputs, pm)
-    sinks = open_sinks(plant, outputs, pm)
-    engine = Engine(plant, pm)
+    return run_through(plant, sources, open_sinks(plant, outputs, pm), progress, pm)
+
+
+def run_through(plant: PlantModel, sources: Sequence, sinks: Sequence,
+                progress: Progress | None = None,
+                pm: pluggy.PluginManager | None = None) -> ReplaySummary:
+    """Sources one after another through one engine into every sink; closes the sinks."""
+    engine = Engine(plant, pm or get_manager())
     total = sum(getattr(s, "size_bytes", None) or 0 for s in sources) or None
     done = 0
     written = 0
