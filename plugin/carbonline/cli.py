@@ -103,8 +103,12 @@ def replay_command(config: str, inputs: tuple[str, ...], outputs: tuple[str, ...
 def run_command(config: str, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> None:
     """Attach to a live plant and keep CO₂e-per-unit series flowing until stopped."""
     from .live import LiveRun
+    from .partition import partition
 
-    plant = _load(config)
+    try:
+        plant = build_plant(partition(load_config(config)))
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid configuration\n{exc}") from None
     try:
         live = LiveRun(plant, inputs, outputs)
     except (UnclaimedError, ValueError) as exc:

@@ -598,6 +598,23 @@ class Run(_Strict):
     state_dir: str | None = Field(
         None, description="the state store (SQLite): with it, sinks spool unacknowledged "
         "points on disk, surviving outages and restarts")
+    lines: list[str] | None = Field(
+        None, description="scale-out, static: the lines this worker owns (default: all)")
+    workers: list[str] = Field(
+        default_factory=list, description="scale-out, hashed: every worker's name; with "
+        "'worker', lines are shared out by rendezvous hashing")
+    worker: str | None = Field(None, description="this worker's name, one of 'workers'")
+
+    @model_validator(mode="after")
+    def _one_partitioning(self) -> Run:
+        if self.lines is not None and self.workers:
+            raise ValueError("give 'lines' or 'workers' + 'worker', not both")
+        if bool(self.workers) != (self.worker is not None):
+            raise ValueError("'workers' and 'worker' go together")
+        if self.worker is not None and self.worker not in self.workers:
+            raise ValueError(f"worker {self.worker!r} is not one of the workers "
+                             f"({', '.join(self.workers)})")
+        return self
 
 
 class PlantConfig(_Strict):

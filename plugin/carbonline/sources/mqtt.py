@@ -52,6 +52,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
 
 from ..config import CONTEXT_ROLES, MqttBroker, MqttMapping, Tls
+from ..partition import own_lines
 from ..plant import PlantModel
 from ..plugins import hookimpl
 from ..records import NS_PER_S, ContextEvent, ReadingBatch, Reason, Rejection
@@ -132,7 +133,17 @@ class MqttSource:
         self.context = [m.role in CONTEXT_ROLES for m in plant.meters]
         self.mapped: list[tuple[int, MqttMapping]] = [
             (i, m.mqtt) for i, m in enumerate(plant.meters) if m.mqtt is not None]
-        self.filters = sorted({m.topic for _, m in self.mapped} | {self.input_prefix + "+"})
+        # a worker of a partitioned run listens to its own meters only, so other workers'
+        # readings on the input convention are not refused (and dead-lettered) here
+        convention = ({self.input_prefix + m.id for m in plant.meters}
+                      if own_lines(plant.config) is not None else {self.input_prefix + "+"})
+        self.filters = sorted({m.topic for _, m in self.mapped} | convention)
+        # one persistent session per worker: two workers under one client id would take the
+        # session from each other at every reconnect
+        lines = own_lines(plant.config)
+        run = plant.config.run
+        self.client_id = settings.client_id or client_id_for(
+            plant.site, "" if lines is None else f"-{run.worker or '+'.join(lines)}")
         self.inbox = Inbox()
         self.subscribed = threading.Event()  # set once the broker has taken the subscriptions
         self._last_text: dict[int, str] = {}
@@ -144,7 +155,7 @@ class MqttSource:
 
     def read(self) -> Iterator[ReadingBatch]:
         """Connect, then yield what arrived, at least every second, until :meth:`close`."""
-        self._client = connect_client(self.settings, client_id_for(self.plant.site), True)
+        self._client = connect_client(self.settings, self.client_id, True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
