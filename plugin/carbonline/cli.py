@@ -305,26 +305,13 @@ def simulate_command(scenario: str, seed: int, duration: str | None, start: str,
     if influx_url:
         from .simulate.historian import write_to_influx
 
-        began = time.monotonic()
-        try:
-            points = write_to_influx(plant, signals, influx_url, speed or 0.0)
-        except ConnectionError as exc:
-            raise click.ClickException(str(exc)) from None
-        took = time.monotonic() - began
-        err.print(f"{chosen.name}: {points:,} points to {influx_url} in {took:.1f} s "
-                  f"({points / max(took, 1e-9):,.0f}/s)")
+        _timed(f"{chosen.name}: points to {influx_url}",
+               lambda: write_to_influx(plant, signals, influx_url, speed or 0.0))
     if mqtt_url:
         from .simulate.mqtt import publish
 
-        pace = 60.0 if speed is None else speed
-        began = time.monotonic()
-        try:
-            sent = publish(plant, signals, mqtt_url, pace)
-        except ConnectionError as exc:
-            raise click.ClickException(str(exc)) from None
-        took = time.monotonic() - began
-        err.print(f"{chosen.name}: {sent:,} messages to {mqtt_url} in {took:.1f} s "
-                  f"({sent / max(took, 1e-9):,.0f}/s)")
+        _timed(f"{chosen.name}: messages to {mqtt_url}",
+               lambda: publish(plant, signals, mqtt_url, 60.0 if speed is None else speed))
     if opcua_port:
         import threading
 
@@ -337,6 +324,17 @@ def simulate_command(scenario: str, seed: int, duration: str | None, start: str,
         took = time.monotonic() - began - opcua_wait
         err.print(f"{chosen.name}: {changes:,} OPC UA changes on port {opcua_port} in "
                   f"{took:.1f} s ({changes / max(took, 1e-9):,.0f}/s)")
+
+
+def _timed(what: str, send) -> None:
+    """Run ``send`` (returns a count), then say how many went where, how fast."""
+    began = time.monotonic()
+    try:
+        count = send()
+    except ConnectionError as exc:
+        raise click.ClickException(str(exc)) from None
+    took = time.monotonic() - began
+    err.print(f"{count:,} {what} in {took:.1f} s ({count / max(took, 1e-9):,.0f}/s)")
 
 
 @main.command("demo")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -208,14 +207,9 @@ def test_tls_and_credentials_are_used_and_a_refusal_is_counted(tmp_path, names):
     try:
         refused = MqttSource(plant, MqttBroker(url=broker.url, username="carbonline",
                                                password="wrong", tls=tls))
-        thread = threading.Thread(target=lambda: list(refused.read()), daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not refused.counters["connect_refused"]:
-            assert time.monotonic() < deadline, "a wrong password was not reported"
-            time.sleep(0.05)
-        refused.close()
-        thread.join(10)
+        trying = Running(refused, wait_subscribed=False)
+        trying.wait(lambda: refused.counters["connect_refused"], "a refused password")
+        trying.stop()
         running = Running(MqttSource(plant, MqttBroker(url=broker.url, username="carbonline",
                                                        password="s3cret", tls=tls)))
         pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
