@@ -20,7 +20,7 @@ class Running:
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         if wait_subscribed:
-            assert source.subscribed.wait(15), "the source never subscribed"
+            assert source.subscribed.wait(30), "the source never subscribed"
 
     def _run(self) -> None:
         for batch in self.source.read():
