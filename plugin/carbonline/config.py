@@ -596,8 +596,11 @@ class Run(_Strict):
         "so windows still close when a plant goes quiet")
     health_interval: Seconds = Field(60, description="how often carbonline_health is written")
     state_dir: str | None = Field(
-        None, description="the state store (SQLite): with it, sinks spool unacknowledged "
-        "points on disk, surviving outages and restarts")
+        None, description="the state store (SQLite): with it, a run resumes after a stop or "
+        "crash (checkpoint + batch log) and sinks spool unacknowledged points on disk")
+    checkpoint_interval: Seconds = Field(
+        10, description="with state_dir: how often the engine is saved (the batch log covers "
+        "the time between)")
     lines: list[str] | None = Field(
         None, description="scale-out, static: the lines this worker owns (default: all)")
     workers: list[str] = Field(

@@ -21,7 +21,9 @@ What the loop adds to a replay, because a plant is not a file:
 
 Stopping (``stop()``, SIGINT/SIGTERM in the CLI) closes the sources, takes what they still
 hand over, closes every window (partial windows are written with their ``coverage_pct``) and
-closes the sinks. Resuming open windows across a restart is the checkpoint's job.
+closes the sinks. With a state store (``[run] state_dir``) it instead saves a checkpoint and
+leaves the windows open: the next start restores them, replays the batch log and goes on, and
+a crash loses nothing either (:mod:`carbonline.state`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from .plant import ROLE, PlantModel
 from .plugins import get_manager
 from .records import NS_PER_S, HealthRow, Reason, ReadingBatch, Row
 from .replay import open_sinks, open_sources
+from .state import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +100,13 @@ class LiveRun:
                              "give --output")
         self.sources = open_sources(plant, inputs, pm)
         self.sinks = open_sinks(plant, outputs, pm)
-        self.engine = Engine(plant, pm)
+        self.store = StateStore(config.run.state_dir, plant) if config.run.state_dir else None
+        restored, self._backlog = (self.store.restore(pm, time.time_ns) if self.store
+                                   else (None, []))
+        self.engine = restored or Engine(plant, pm)
         self.clock = wall_clock
         self.summary = RunSummary()
-        self._batches: queue.Queue[ReadingBatch | None] = queue.Queue(maxsize=1000)
+        self._batches: queue.Queue[tuple[object, ReadingBatch]] = queue.Queue(maxsize=1000)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._server: uvicorn.Server | None = None
@@ -120,19 +126,27 @@ class LiveRun:
     def run(self) -> RunSummary:
         """Start the sources and the HTTP app; loop until :meth:`stop`; close everything."""
         self._serve_http()
+        for batch in self._backlog:  # logged before the last stop, after its checkpoint
+            for rows in self.engine.ingest_steps(batch):
+                self._emit(rows)
+        self._backlog = []
         for source in self.sources:
             thread = threading.Thread(target=self._pump, args=(source,), daemon=True,
                                       name=f"source {source.name}")
             thread.start()
             self._threads.append(thread)
-        interval = self.plant.config.run.health_interval
-        next_health = time.monotonic() + interval
+        run = self.plant.config.run
+        next_health = time.monotonic() + run.health_interval
+        next_checkpoint = time.monotonic() + run.checkpoint_interval
         try:
             while not self._stop.is_set():
                 self._step()
                 if time.monotonic() >= next_health:
                     self._emit(self.health())
-                    next_health += interval
+                    next_health += run.health_interval
+                if self.store is not None and time.monotonic() >= next_checkpoint:
+                    self.store.checkpoint(self.engine)
+                    next_checkpoint = time.monotonic() + run.checkpoint_interval
         finally:
             self._shutdown()
         return self.summary
@@ -146,7 +160,7 @@ class LiveRun:
         on."""
         try:
             for batch in source.read():
-                self._batches.put(batch)
+                self._batches.put((source, batch))
         except Exception:  # noqa: BLE001 - a broken source must not take the run down silently
             log.exception("source %s failed; the run goes on without it", source.name)
             self._stopped[source.name] = 1
@@ -176,12 +190,17 @@ class LiveRun:
             thread.join(30)
         while True:  # what the sources handed over while closing
             try:
-                batch = self._batches.get_nowait()
+                source, batch = self._batches.get_nowait()
             except queue.Empty:
                 break
-            if batch is not None:
-                self._emit(self.engine.ingest(batch))
-        self._emit(self.engine.flush())
+            if batch.receipt and self.store is not None:
+                continue  # never acknowledged: the broker delivers it again next start
+            self._take(source, batch)
+        if self.store is not None:  # windows stay open: the next start goes on with them
+            self.store.checkpoint(self.engine)
+            self.store.close()
+        else:
+            self._emit(self.engine.flush())
         self._emit(self.health())
         for sink in self.sinks:
             sink.close()
@@ -196,20 +215,31 @@ class LiveRun:
 
     def _step(self) -> None:
         try:
-            batch = self._batches.get(timeout=TICK_S)
+            source, batch = self._batches.get(timeout=TICK_S)
         except queue.Empty:
-            batch = None
+            source, batch = None, None
         if batch is not None and (len(batch.readings) or batch.context or batch.rejections):
-            self._last_arrival = time.monotonic()
-            self._note_newest(batch)
-            for rows in self.engine.ingest_steps(batch):
-                self._emit(rows)
+            self._take(source, batch)
             return
         idle = time.monotonic() - self._last_arrival
         newest = self.engine.newest_reading
         if newest is not None and idle > self.plant.config.run.idle_timeout:
             lateness = int(self.plant.config.engine.lateness * NS_PER_S)
             self._emit(self.engine.advance(newest + int(idle * NS_PER_S) - lateness))
+
+    def _take(self, source, batch: ReadingBatch) -> None:
+        """One batch into the engine: logged in the state store first (then the source may
+        forget it), so a crash after this point loses nothing."""
+        if not (len(batch.readings) or batch.context or batch.rejections or batch.receipt):
+            return
+        if self.store is not None:
+            self.store.log(batch)
+        if batch.receipt and hasattr(source, "acknowledge"):
+            source.acknowledge(batch.receipt)
+        self._last_arrival = time.monotonic()
+        self._note_newest(batch)
+        for rows in self.engine.ingest_steps(batch):
+            self._emit(rows)
 
     def _emit(self, rows: list[Row]) -> None:
         if not rows:

@@ -75,6 +75,9 @@ class ReadingBatch:
     readings: np.ndarray = field(default_factory=empty_readings)
     context: list[ContextEvent] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    #: what the source wants acknowledged once this batch is safe in the state store (its
+    #: ``acknowledge(receipt)``); ``None`` for sources that need no acknowledgement
+    receipt: list | None = None
 
 
 @dataclass(frozen=True, slots=True)

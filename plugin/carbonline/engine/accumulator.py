@@ -121,6 +121,11 @@ class Engine:
         self._factor_span = (0, 0)
         self._factors_asked = self.clock()
 
+    def __getstate__(self) -> dict:
+        """For the state store's checkpoint: everything but the plugin manager, which the
+        restoring process supplies."""
+        return {**self.__dict__, "pm": None}
+
     # --- input -----------------------------------------------------------------------------
 
     def ingest(self, batch: ReadingBatch) -> list[Row]:

@@ -29,13 +29,19 @@ class Inbox:
         self._events: list[ContextEvent] = []
         self._rejections: list[Rejection] = []
         self._batches: list[ReadingBatch] = []
+        self._receipts: list = []
 
     def put(self, readings: Iterable[tuple[int, int, float]] = (),
-            events: Iterable[ContextEvent] = (), rejections: Iterable[Rejection] = ()) -> None:
+            events: Iterable[ContextEvent] = (), rejections: Iterable[Rejection] = (),
+            receipt: object = None) -> None:
+        """Add input; ``receipt`` (an MQTT message id, say) rides along in the batch, to be
+        acknowledged once that batch is safe."""
         with self._lock:
             self._readings.extend(readings)
             self._events.extend(events)
             self._rejections.extend(rejections)
+            if receipt is not None:
+                self._receipts.append(receipt)
         self._wake.set()
 
     def put_batch(self, batch: ReadingBatch) -> None:
@@ -61,9 +67,12 @@ class Inbox:
         with self._lock:
             parts = [*self._batches, ReadingBatch(np.array(self._readings, dtype=READING),
                                                   self._events, self._rejections)]
+            receipts = self._receipts or None
             self._readings, self._events, self._rejections, self._batches = [], [], [], []
+            self._receipts = []
         if len(parts) == 1:
+            parts[0].receipt = receipts
             return parts[0]
         return ReadingBatch(np.concatenate([p.readings for p in parts]),
                             [e for p in parts for e in p.context],
-                            [r for p in parts for r in p.rejections])
+                            [r for p in parts for r in p.rejections], receipts)

@@ -80,13 +80,15 @@ def carbonline_sources(plant: PlantModel, inputs: Sequence[str]) -> list:
     ]
 
 
-def connect_client(settings: MqttBroker, client_id: str, persistent: bool) -> mqtt.Client:
+def connect_client(settings: MqttBroker, client_id: str, persistent: bool,
+                   manual_ack: bool = False) -> mqtt.Client:
     """A paho MQTT 5 client for ``settings``, connecting in the background (``loop_start``) and
     reconnecting with backoff; ``persistent`` keeps the session (and its queued QoS 1
-    messages) on the broker for ``session_expiry`` seconds."""
+    messages) on the broker for ``session_expiry`` seconds; with ``manual_ack`` a QoS 1
+    message stays unacknowledged (delivered again after a crash) until ``ack``."""
     url = urlsplit(settings.url)
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=mqtt.MQTTv5)
+                         protocol=mqtt.MQTTv5, manual_ack=manual_ack)
     if settings.username:
         client.username_pw_set(settings.username, settings.password)
     if url.scheme == "mqtts" or settings.tls is not None:
@@ -142,6 +144,8 @@ class MqttSource:
         # session from each other at every reconnect
         lines = own_lines(plant.config)
         run = plant.config.run
+        #: with a state store, a message is acknowledged only once logged there (acknowledge)
+        self.manual_ack = run.state_dir is not None
         self.client_id = settings.client_id or client_id_for(
             plant.site, "" if lines is None else f"-{run.worker or '+'.join(lines)}")
         self.inbox = Inbox()
@@ -155,7 +159,7 @@ class MqttSource:
 
     def read(self) -> Iterator[ReadingBatch]:
         """Connect, then yield what arrived, at least every second, until :meth:`close`."""
-        self._client = connect_client(self.settings, self.client_id, True)
+        self._client = connect_client(self.settings, self.client_id, True, self.manual_ack)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -168,6 +172,14 @@ class MqttSource:
 
     def close(self) -> None:
         self.inbox.close()
+
+    def acknowledge(self, receipt: list) -> None:
+        """The messages behind a batch now safe in the state store: the broker may forget
+        them (before this, a crash has them delivered again)."""
+        if self._client is not None:
+            for mid, qos in receipt:
+                if qos:
+                    self._client.ack(mid, qos)
 
     # --- paho's network thread ---------------------------------------------------------------
 
@@ -199,18 +211,19 @@ class MqttSource:
         arrival = time.time_ns()
         readings: list[tuple[int, int, float]] = []
         events: list[ContextEvent] = []
+        receipt = (message.mid, message.qos) if self.manual_ack else None
         try:
             self._parse(message.topic, message.payload, arrival, readings, events)
         except _Refused as refused:
-            self._refuse(client, message, refused.reason, refused.detail)
+            self._refuse(client, message, refused.reason, refused.detail, receipt)
             return
-        self.inbox.put(readings, events)
+        self.inbox.put(readings, events, receipt=receipt)
 
     def _refuse(self, client: mqtt.Client, message: mqtt.MQTTMessage, reason: Reason,
-                detail: str) -> None:
+                detail: str, receipt: object = None) -> None:
         raw = message.payload.decode("utf-8", errors="replace")
         self.inbox.put(rejections=[Rejection(reason, f"{self.name} {message.topic}: {detail}",
-                                             raw[:RAW_CHARS])])
+                                             raw[:RAW_CHARS])], receipt=receipt)
         self.counters["rejected"] += 1
         if self.dead_letter:
             letter = {"topic": message.topic, "reason": reason.value, "detail": detail,
