@@ -49,7 +49,9 @@ def carbonline_sources(plant: PlantModel, inputs: Sequence[str]) -> list | None:
     :class:`collections.Counter` of what it saw (``messages``, ``dead_lettered``,
     ``reconnects``, …) written to ``carbonline_health``, and ``router``, a FastAPI
     ``APIRouter`` that ``carbonline run`` mounts on its one HTTP app (the InfluxDB
-    subscription endpoint is one).
+    subscription endpoint is one). A source that can have input delivered again (an MQTT
+    persistent session) may set a batch's ``receipt`` and offer ``acknowledge(receipt)``: the
+    run calls it once the batch is logged in the state store, never before.
     """
 
 
