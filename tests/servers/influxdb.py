@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import uuid
+from contextlib import contextmanager
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,16 +91,16 @@ class InfluxDB:
         self.query(f'CREATE DATABASE "{name}"')
 
 
-@pytest.fixture(scope="session")
-def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB]:
-    """The session's InfluxDB server (started once: it is shared, tests use own databases)."""
+@contextmanager
+def influxd_on(root: Path, port: int | None = None) -> Iterator[InfluxDB]:
+    """An InfluxDB 1.6 with its data under ``root`` on ``port`` (a free one when not given);
+    started again on the same root and port it keeps its data, as a restarted server does."""
     influxd = debian_binary("influxdb", "influxd", "CARBONLINE_INFLUXD")
-    root: Path = tmp_path_factory.mktemp("influxdb")
-    http_port, rpc_port = free_ports(2)
+    http_port, rpc_port = (port, free_ports(1)[0]) if port else free_ports(2)
     config = root / "influxdb.conf"
     config.write_text(CONFIG.format(root=root, http_port=http_port, rpc_port=rpc_port))
     log = root / "influxd.log"
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         process = subprocess.Popen([str(influxd), "-config", str(config)], stdout=out,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = InfluxDB(f"http://127.0.0.1:{http_port}")
@@ -110,6 +111,13 @@ def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB]:
     finally:
         server.http.close()
         stop(process)
+
+
+@pytest.fixture(scope="session")
+def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB]:
+    """The session's InfluxDB server (started once: it is shared, tests use own databases)."""
+    with influxd_on(tmp_path_factory.mktemp("influxdb")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -5,12 +5,8 @@ says the row is: measurement, tags, fields and time."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +15,8 @@ from carbonline.plant import build_plant
 from carbonline.records import FactorRow, HealthRow, IntensityRow, MachineRow, Provenance, Window
 from carbonline.series import TAGS, fields_of, measurement_of, tag_values, time_of
 from carbonline.sinks.influx import InfluxWriter, carbonline_sinks
-from servers._common import debian_binary, free_ports, stop, wait_until
-from servers.influxdb import CONFIG, InfluxDB
+from servers._common import free_ports
+from servers.influxdb import InfluxDB, influxd_on
 from servers.victoria import start_victoria
 
 MINUTE = 60 * 10**9
@@ -128,26 +124,6 @@ def assert_same_samples(got: dict, expected: dict) -> None:
     for key, samples in expected.items():
         assert [ms for ms, _ in got[key]] == [ms for ms, _ in samples], key
         assert [v for _, v in got[key]] == pytest.approx([v for _, v in samples], rel=1e-11), key
-
-
-@contextmanager
-def influxd_on(root: Path, port: int) -> Iterator[InfluxDB]:
-    """A second InfluxDB 1.6 on a port chosen beforehand (the session one's port is taken)."""
-    (rpc_port,) = free_ports(1)
-    config = root / "influxdb.conf"
-    config.write_text(CONFIG.format(root=root, http_port=port, rpc_port=rpc_port))
-    log = root / "influxd.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(debian_binary("influxdb", "influxd", "CARBONLINE_INFLUXD")), "-config",
-             str(config)], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    server = InfluxDB(f"http://127.0.0.1:{port}")
-    try:
-        wait_until(lambda: server.http.get("/ping").status_code == 204, process, log, "influxd")
-        yield server
-    finally:
-        server.http.close()
-        stop(process)
 
 
 def test_v1_path_round_trips_every_row_type_through_influxql(influxdb, influx_db):
