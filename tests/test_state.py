@@ -21,6 +21,8 @@ from carbonline.plant import build_plant
 from carbonline.plugins import get_manager
 from carbonline.state import StateStore
 from servers._common import free_ports
+from servers.influxdb import influxd_on
+from servers.mosquitto import start_mosquitto
 
 MINUTE = 60 * 10**9
 FACTOR = 0.4
@@ -175,3 +177,67 @@ def test_a_checkpoint_of_another_plant_is_refused(tmp_path):
     same = StateStore(tmp_path, build_plant(parse_config(doc)))
     engine, backlog = same.restore(get_manager(), time.time_ns)
     assert engine is not None and backlog == []
+
+
+def test_influxdb_stopped_mosquitto_restarted_and_a_kill_9_lose_nothing(tmp_path):
+    """The faults a plant deals carbonline within one simulated hour: its InfluxDB goes away
+    for a while, the broker restarts, the run is killed; every window still lands once."""
+    site = f"s{uuid.uuid4().hex[:8]}"
+    for folder in ("mosquitto", "influx"):
+        (tmp_path / folder).mkdir()
+    broker = start_mosquitto(tmp_path / "mosquitto")
+    (influx_port, http_port) = free_ports(2)
+    influx = influxd_on(tmp_path / "influx", influx_port)
+    server = influx.__enter__()
+    server.create_database("carbon")
+    config = tmp_path / "plant.toml"
+    config.write_text(config_text(site, broker.url, server.url, "carbon", tmp_path / "state",
+                                  http_port))
+    now = time.time_ns()
+    t0 = now - now % MINUTE - 60 * MINUTE
+    minutes = 40
+
+    def send(first: int, last: int) -> None:
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+        for i in range(first, last):
+            for meter, value in (("e1", kwh(i)), ("u1", 10 * i)):
+                pub.publish(f"carbonline/{site}/in/{meter}", json.dumps(
+                    {"ts": t0 + i * MINUTE, "value": value}), qos=1).wait_for_publish(5)
+        pub.disconnect()
+        pub.loop_stop()
+
+    process = start(config, http_port, broker.url)
+    try:
+        send(0, 10)
+        time.sleep(1)
+        influx.__exit__(None, None, None)  # the plant's InfluxDB goes away …
+        send(10, 20)
+        time.sleep(1)
+        broker.restart()  # … the broker restarts …
+        send(20, 30)
+        influx = influxd_on(tmp_path / "influx", influx_port)
+        server = influx.__enter__()  # … InfluxDB is back …
+        time.sleep(1)
+        process.send_signal(signal.SIGKILL)  # … and the run is killed
+        process.wait(10)
+        send(30, minutes + 1)
+        process = start(config, http_port, broker.url)
+        time.sleep(3)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0, process.communicate()[1]
+        body = server.query('SELECT "co2e_kg", "good_units" FROM "carbon_intensity" WHERE '
+                            """"window" = '1m'""", db="carbon")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        influx.__exit__(None, None, None)
+        broker.stop()
+    rows = body["results"][0]["series"][0]["values"]
+    assert len(rows) == minutes  # every window, once
+    for i, (stamp, co2e, units) in enumerate(sorted(rows)):
+        assert stamp == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((t0 + i * MINUTE)
+                                                                        // 10**9))
+        assert co2e == pytest.approx((kwh(i + 1) - kwh(i)) * FACTOR), stamp
+        assert units == 10, stamp
