@@ -4,20 +4,17 @@ stop. Readings go in over MQTT; the carbon series come out in line protocol and 
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from line_protocol_parser import parse_line
 
+from run_process import start_run
 from servers._common import free_ports
 
 MINUTE = 60 * 10**9
@@ -73,37 +70,17 @@ mqtt = {{ topic = "{site}/filler", path = "good", time_path = "t" }}
 """
 
 
-def wait_subscribed(port: int, *urls: str) -> None:
-    """Until the run's /health shows each of its sources subscribed (a new MQTT session only
-    gets what is published after that)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            rows = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
-        except httpx.HTTPError:
-            rows = []
-        done = {r["component"] for r in rows if r.get("subscribed")}
-        if {f"source {url}" for url in urls} <= done:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"carbonline run never reported {urls} subscribed")
-
-
 def test_run_reads_mqtt_and_writes_until_sigterm(mosquitto, tmp_path: Path):
     site = f"site{uuid.uuid4().hex[:8]}"
     (port,) = free_ports(1)
     config = tmp_path / "plant.toml"
     config.write_text(plant_toml(site, mosquitto.url, port))
     output = tmp_path / "out.lp"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "carbonline", "run", "--config", str(config), "--output",
-         str(output)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = start_run(config, port, mosquitto.url, args=("--output", str(output)))
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     pub.connect("127.0.0.1", mosquitto.port)
     pub.loop_start()
     try:
-        wait_subscribed(port, mosquitto.url)
         now = time.time_ns()
         t0 = now - now % MINUTE - 30 * MINUTE
         for i, (kwh, good) in enumerate(zip(KWH, UNITS)):
@@ -176,14 +153,11 @@ role = "units_counter"
 line = "l2"
 opcua = {{ node = "{good}" }}
 """)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "carbonline", "run", "--config", str(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_run(config, port, mosquitto.url, opcua_server.url)
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     pub.connect("127.0.0.1", mosquitto.port)
     pub.loop_start()
     try:
-        wait_subscribed(port, mosquitto.url, opcua_server.url)
         for i, (kwh, units) in enumerate(zip(KWH, UNITS)):
             payload = {"t": (t0 + i * MINUTE) // 10**6, "kwh": kwh, "good": units}
             pub.publish(f"{site}/filler", json.dumps(payload), qos=1).wait_for_publish(5)

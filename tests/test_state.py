@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
-import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
@@ -20,6 +17,7 @@ from carbonline.engine.accumulator import Engine
 from carbonline.plant import build_plant
 from carbonline.plugins import get_manager
 from carbonline.state import StateStore
+from run_process import start_run
 from servers._common import free_ports
 from servers.influxdb import influxd_on
 from servers.mosquitto import start_mosquitto
@@ -79,23 +77,6 @@ line = "l1"
 """
 
 
-def start(config: Path, port: int, broker: str) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "carbonline", "run", "--config",
-                                str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    deadline = time.monotonic() + 30
-    while True:
-        assert process.poll() is None, process.communicate()[1]
-        try:
-            rows = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()
-        except httpx.HTTPError:
-            rows = []
-        if any(r["component"] == f"source {broker}" and r.get("subscribed") for r in rows):
-            return process
-        assert time.monotonic() < deadline, "the run never subscribed"
-        time.sleep(0.2)
-
-
 def kwh(i: int) -> float:
     return 100.0 + 1.5 * i + (i % 3) * 0.25
 
@@ -119,7 +100,7 @@ def test_kill_9_and_sigterm_lose_no_window_and_double_none(mosquitto, influxdb, 
             pub.publish(f"carbonline/{site}/in/{meter}", json.dumps(
                 {"ts": t0 + i * MINUTE, "value": value}), qos=1).wait_for_publish(5)
 
-    process = start(config, port, mosquitto.url)
+    process = start_run(config, port, mosquitto.url)
     cuts = {10: "kill", 20: "kill", 30: "term"}  # three interruptions within the hour
     sent = set()
     for i in range(minutes + 1):
@@ -137,7 +118,7 @@ def test_kill_9_and_sigterm_lose_no_window_and_double_none(mosquitto, influxdb, 
             if i + 1 <= minutes:
                 send(i + 1)  # published while carbonline is down: the session keeps it
                 sent.add(i + 1)
-            process = start(config, port, mosquitto.url)
+            process = start_run(config, port, mosquitto.url)
     time.sleep(3)  # idle timeout closes what the readings allow
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=60)
@@ -208,7 +189,7 @@ def test_influxdb_stopped_mosquitto_restarted_and_a_kill_9_lose_nothing(tmp_path
         pub.disconnect()
         pub.loop_stop()
 
-    process = start(config, http_port, broker.url)
+    process = start_run(config, http_port, broker.url)
     try:
         send(0, 10)
         time.sleep(1)
@@ -223,7 +204,7 @@ def test_influxdb_stopped_mosquitto_restarted_and_a_kill_9_lose_nothing(tmp_path
         process.send_signal(signal.SIGKILL)  # … and the run is killed
         process.wait(10)
         send(30, minutes + 1)
-        process = start(config, http_port, broker.url)
+        process = start_run(config, http_port, broker.url)
         time.sleep(3)
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0, process.communicate()[1]
