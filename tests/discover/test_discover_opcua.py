@@ -41,3 +41,26 @@ def test_browse_finds_variables_units_and_growing_counters():
     text = draft_config(found, "s", "UTC", "DE", {"opcua": {"url": "opc.tcp://plc:4840/"}})
     roles = {m.opcua.node: m.role for m in parse_config(tomllib.loads(text)).meters}
     assert roles == {energy: "energy_counter", count: "units_counter", recipe: "sku"}
+
+
+def test_discover_command_on_opcua_writes_a_checked_draft(tmp_path):
+    from click.testing import CliRunner
+
+    from carbonline.cli import main
+
+    server = start_opcua()
+    try:
+        server.add("Hall.Press.PowerKw", 12.5, "kW")
+        server.add("Hall.Press.Count", 3)
+        draft = tmp_path / "plant.toml"
+        result = CliRunner().invoke(main, ["discover", "--opcua", server.url, "--write",
+                                           str(draft)])
+    finally:
+        server.close()
+    assert result.exit_code == 0, result.output
+    assert "2 signals found" in result.output
+    checked = CliRunner().invoke(main, ["check-config", str(draft)])
+    assert checked.exit_code == 0, checked.output
+    config = parse_config(tomllib.loads(draft.read_text()))
+    assert config.sources.opcua.url == server.url
+    assert {m.role for m in config.meters} == {"power", "units_counter"}
