@@ -111,10 +111,10 @@ class LiveRun:
         self._threads: list[threading.Thread] = []
         self._server: uvicorn.Server | None = None
         self._last_arrival = time.monotonic()
-        self._line_of_meter = plant.line.copy()  # -1: shared utility, main meter, unknown
-        own = plant.machine >= 0
-        self._line_of_meter[own] = plant.machine_line[plant.machine[own]]
-        self._line_of_meter[np.isin(plant.role, (ROLE["sku"], ROLE["order"]))] = -1
+        # a meter's line (via its machine); -1 for shared utilities, the main meter and the
+        # SKU/order signals, which say nothing about a line's readings being fresh
+        self._line_of_meter = np.where(np.isin(plant.role, (ROLE["sku"], ROLE["order"])), -1,
+                                       plant.line)
         self._newest = np.full(len(plant.lines), NO_TIME, dtype=np.int64)  # per line, ns
         self.latest_health: list[HealthRow] = []
         self._stopped: dict[str, int] = {}  # sources whose read() failed or ended early
