@@ -19,7 +19,7 @@ import re
 import tomllib
 from datetime import datetime, time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -565,6 +565,15 @@ class Engine(_Strict):
         if 86400 % self.resolution:
             raise ValueError("'resolution' must divide a day")
         return self
+
+
+_Section = TypeVar("_Section", MqttBroker, MqttSink, OpcuaServer)
+
+
+def settings_for(url: str, configured: _Section | None, model: type[_Section]) -> _Section:
+    """The configured section when it is the one for ``url``; otherwise ``model``'s defaults
+    for ``url`` (an extra ``--input``/``--output`` URL given on the command line)."""
+    return configured if configured is not None and configured.url == url else model(url=url)
 
 
 class Sources(_Strict):

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 
 import paho.mqtt.client as mqtt
 
-from ..config import MqttSink
+from ..config import MqttSink, settings_for
 from ..plant import PlantModel
 from ..plugins import hookimpl
 from ..records import FactorRow, HealthRow, IntensityRow, MachineRow, Row
@@ -43,8 +43,7 @@ def carbonline_sinks(plant: PlantModel, outputs: Sequence[str]) -> list:
     """Claim ``mqtt://`` and ``mqtts://`` outputs."""
     configured = plant.config.sinks.mqtt
     return [
-        MqttPublisher(plant, configured if configured and configured.url == url
-                      else MqttSink(url=url))
+        MqttPublisher(plant, settings_for(url, configured, MqttSink))
         for url in outputs if url.startswith(("mqtt://", "mqtts://"))
     ]
 

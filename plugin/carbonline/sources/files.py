@@ -71,7 +71,8 @@ from line_protocol_parser import LineFormatError, parse_line
 from ..config import CONTEXT_ROLES, UNIT_ROLES, InfluxMapping, Meter
 from ..plant import PlantModel
 from ..plugins import hookimpl
-from ..records import READING, ContextEvent, Reason, ReadingBatch, Rejection
+from ..records import READING, ContextEvent, ReadingBatch, Reason, Rejection
+from .changes import TextChanges
 
 LINE_PROTOCOL_SUFFIXES = frozenset({".lp", ".txt", ".line"})
 #: Input lines (CSV rows) per batch: big enough to amortise numpy, small enough to stream.
@@ -127,7 +128,7 @@ class _FileSource:
         self.size_bytes: int | None = os.path.getsize(name) if os.path.isfile(name) else None
         self.bytes_read = 0
         self.units = [meter_unit(plant, m) for m in plant.meters]  # per meter index
-        self._last_text: dict[int, str] = {}  # context meter → its last text, for changes
+        self._texts = TextChanges()
         self._meters: list[int] = []
         self._times: list[int] = []
         self._values: list[float] = []
@@ -163,9 +164,9 @@ class _FileSource:
         self._values.append(value)
 
     def _text_change(self, meter: int, moment: int, text: str) -> None:
-        if self._last_text.get(meter) != text:
-            self._last_text[meter] = text
-            self._context.append(ContextEvent(meter, moment, text))
+        event = self._texts.event(meter, moment, text)
+        if event is not None:
+            self._context.append(event)
 
     def _reject(self, reason: Reason, lineno: int, detail: str, raw: str) -> None:
         self._rejections.append(

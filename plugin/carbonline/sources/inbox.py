@@ -1,5 +1,6 @@
 """What the live sources share: an inbox their callback threads (paho's network thread,
-asyncua's event loop, the HTTP app) drop input into, and ``read()`` hands on as batches.
+asyncua's event loop, the HTTP app) drop input into, and ``read()`` hands on as batches; and
+the rest of a live source's common ground (:class:`LiveSource`).
 
 A live ``read()`` must block while nothing arrives yet return often enough to be stopped
 (the hookspec's contract); :meth:`Inbox.batches` is that loop, once for every source.
@@ -8,11 +9,14 @@ A live ``read()`` must block while nothing arrives yet return often enough to be
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from ..plant import PlantModel
 from ..records import READING, ContextEvent, ReadingBatch, Rejection
+from .changes import TextChanges
 
 #: How long a live ``read()`` waits before yielding an empty batch, seconds.
 IDLE_YIELD_S = 1.0
@@ -76,3 +80,20 @@ class Inbox:
         return ReadingBatch(np.concatenate([p.readings for p in parts]),
                             [e for p in parts for e in p.context],
                             [r for p in parts for r in p.rejections], receipts)
+
+
+class LiveSource:
+    """The base of a live source: its section's ``settings`` and ``name`` (the URL),
+    ``counters`` for ``carbonline_health``, the inbox its callbacks fill, which context text
+    each SKU/order meter last had, and ``close()`` (callable from any thread)."""
+
+    def __init__(self, plant: PlantModel, settings) -> None:
+        self.plant = plant
+        self.settings = settings
+        self.name: str = settings.url
+        self.counters: Counter[str] = Counter()
+        self.inbox = Inbox()
+        self._texts = TextChanges()
+
+    def close(self) -> None:
+        self.inbox.close()

@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 
 import httpx
@@ -36,7 +35,7 @@ from ..plugins import hookimpl
 from ..records import NS_PER_S, ContextEvent, ReadingBatch
 from ..sinks.influx import http_client
 from .files import LineProtocolFile
-from .inbox import Inbox
+from .inbox import LiveSource
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +57,16 @@ def carbonline_sources(plant: PlantModel, inputs: Sequence[str]) -> list:
     return [InfluxPoll(plant, settings)]
 
 
-class _Source:
-    """What both modes share: the meter mapping, the batch being filled, the read loop."""
+class _Source(LiveSource):
+    """What both modes share: the meter mapping (the line-protocol file reader's) and the
+    InfluxQL answers."""
 
     def __init__(self, plant: PlantModel, settings: InfluxSource) -> None:
-        self.plant = plant
-        self.settings = settings
-        self.name = settings.url
-        self.counters: Counter[str] = Counter()
+        super().__init__(plant, settings)
         self.measurements = sorted({m.influx.measurement for m in plant.meters
                                     if m.influx is not None})
         self.mapping = LineProtocolFile(plant, f"{settings.url} {settings.database}")
-        self.inbox = Inbox()
         self.closed = self.inbox.closed
-
-    def close(self) -> None:
-        self.inbox.close()
 
     def _hand_over(self, batch: ReadingBatch) -> None:
         if not (len(batch.readings) or batch.context or batch.rejections):

@@ -41,23 +41,22 @@ import re
 import ssl
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
-from ..config import CONTEXT_ROLES, MqttBroker, MqttMapping, Tls
+from ..config import CONTEXT_ROLES, MqttBroker, MqttMapping, Tls, settings_for
 from ..partition import own_lines
 from ..plant import PlantModel
 from ..plugins import hookimpl
 from ..records import NS_PER_S, ContextEvent, ReadingBatch, Reason, Rejection
 from .files import meter_unit
-from .inbox import Inbox
+from .inbox import LiveSource
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +73,7 @@ def carbonline_sources(plant: PlantModel, inputs: Sequence[str]) -> list:
     """Claim ``mqtt://`` and ``mqtts://`` inputs."""
     configured = plant.config.sources.mqtt
     return [
-        MqttSource(plant, configured if configured and configured.url == url
-                   else MqttBroker(url=url))
+        MqttSource(plant, settings_for(url, configured, MqttBroker))
         for url in inputs if url.startswith(("mqtt://", "mqtts://"))
     ]
 
@@ -118,14 +116,11 @@ def client_id_for(site: str, suffix: str = "") -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", f"carbonline-{site}{suffix}")[:64]
 
 
-class MqttSource:
+class MqttSource(LiveSource):
     """Readings from one broker; see the module docstring for the rules."""
 
     def __init__(self, plant: PlantModel, settings: MqttBroker) -> None:
-        self.plant = plant
-        self.settings = settings
-        self.name = settings.url
-        self.counters: Counter[str] = Counter()
+        super().__init__(plant, settings)
         site = plant.site
         self.input_prefix = f"carbonline/{site}/in/"
         self.dead_letter = (f"carbonline/{site}/deadletter" if settings.dead_letter_topic is None
@@ -137,20 +132,18 @@ class MqttSource:
             (i, m.mqtt) for i, m in enumerate(plant.meters) if m.mqtt is not None]
         # a worker of a partitioned run listens to its own meters only, so other workers'
         # readings on the input convention are not refused (and dead-lettered) here
+        lines = own_lines(plant.config)
         convention = ({self.input_prefix + m.id for m in plant.meters}
-                      if own_lines(plant.config) is not None else {self.input_prefix + "+"})
+                      if lines is not None else {self.input_prefix + "+"})
         self.filters = sorted({m.topic for _, m in self.mapped} | convention)
         # one persistent session per worker: two workers under one client id would take the
         # session from each other at every reconnect
-        lines = own_lines(plant.config)
         run = plant.config.run
         #: with a state store, a message is acknowledged only once logged there (acknowledge)
         self.manual_ack = run.state_dir is not None
         self.client_id = settings.client_id or client_id_for(
             plant.site, "" if lines is None else f"-{run.worker or '+'.join(lines)}")
-        self.inbox = Inbox()
         self.subscribed = threading.Event()  # set once the broker has taken the subscriptions
-        self._last_text: dict[int, str] = {}
         self._connected_once = False
         self._topic_cache: dict[str, list[tuple[int, str | None, str | None]]] = {}
         self._client: mqtt.Client | None = None
@@ -169,9 +162,6 @@ class MqttSource:
         finally:
             self._client.disconnect()
             self._client.loop_stop()
-
-    def close(self) -> None:
-        self.inbox.close()
 
     def acknowledge(self, receipt: list) -> None:
         """The messages behind a batch now safe in the state store: the broker may forget
@@ -305,9 +295,9 @@ class MqttSource:
                readings: list[tuple[int, int, float]], events: list[ContextEvent]) -> int:
         if self.context[meter]:
             text = value if isinstance(value, str) else json.dumps(value)
-            if self._last_text.get(meter) != text:
-                self._last_text[meter] = text
-                events.append(ContextEvent(meter, moment, text))
+            event = self._texts.event(meter, moment, text)
+            if event is not None:
+                events.append(event)
             return 1
         number = _number(value)
         if number is None:

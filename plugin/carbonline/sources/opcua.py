@@ -28,17 +28,15 @@ import logging
 import math
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-
-from ..config import CONTEXT_ROLES, OpcuaServer
+from ..config import CONTEXT_ROLES, OpcuaServer, settings_for
 from ..plant import PlantModel
 from ..plugins import hookimpl
-from ..records import NS_PER_S, ContextEvent, ReadingBatch, Reason, Rejection
-from .inbox import Inbox
+from ..records import NS_PER_S, ReadingBatch, Reason, Rejection
+from .inbox import LiveSource
 
 if TYPE_CHECKING:
     from asyncua import Client
@@ -60,8 +58,7 @@ def carbonline_sources(plant: PlantModel, inputs: Sequence[str]) -> list:
     """Claim ``opc.tcp://`` inputs."""
     configured = plant.config.sources.opcua
     return [
-        OpcuaSource(plant, configured if configured and configured.url == url
-                    else OpcuaServer(url=url))
+        OpcuaSource(plant, settings_for(url, configured, OpcuaServer))
         for url in inputs if url.startswith("opc.tcp://")
     ]
 
@@ -84,20 +81,15 @@ async def connect(settings: OpcuaServer) -> Client:
     return client
 
 
-class OpcuaSource:
+class OpcuaSource(LiveSource):
     """Readings from one OPC UA server; see the module docstring."""
 
     def __init__(self, plant: PlantModel, settings: OpcuaServer) -> None:
-        self.plant = plant
-        self.settings = settings
-        self.name = settings.url
-        self.counters: Counter[str] = Counter()
+        super().__init__(plant, settings)
         self.nodes = {m.opcua.node: i for i, m in enumerate(plant.meters) if m.opcua is not None}
         self.context = [m.role in CONTEXT_ROLES for m in plant.meters]
         self.subscribed = threading.Event()  # set once the nodes are subscribed
-        self.inbox = Inbox()
         self._closed = self.inbox.closed
-        self._last_text: dict[int, str] = {}
 
     def read(self) -> Iterator[ReadingBatch]:
         """Subscribe in a background thread; yield what arrived at least every second until
@@ -107,9 +99,6 @@ class OpcuaSource:
         worker.start()
         yield from self.inbox.batches()
         worker.join(10)
-
-    def close(self) -> None:
-        self.inbox.close()
 
     # --- the asyncua thread ------------------------------------------------------------------
 
@@ -186,10 +175,9 @@ class OpcuaSource:
             self._refuse(Reason.MALFORMED, f"status {item.StatusCode.name}", meter_id, node_id,
                          value)
         elif self.context[meter]:
-            text = str(value)
-            if self._last_text.get(meter) != text:
-                self._last_text[meter] = text
-                self.inbox.put(events=[ContextEvent(meter, moment, text)])
+            event = self._texts.event(meter, moment, str(value))
+            if event is not None:
+                self.inbox.put(events=[event])
         elif isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or not math.isfinite(value):
             self._refuse(Reason.NOT_A_NUMBER, f"{value!r} is not a number", meter_id, node_id,
