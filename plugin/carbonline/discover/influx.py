@@ -11,6 +11,7 @@ from __future__ import annotations
 import httpx
 
 from ..config import InfluxServer
+from ..influxql import identifier, query
 from ..sinks.influx import http_client
 from .found import Found
 
@@ -35,9 +36,10 @@ def browse_influx(url: str, database: str | None = None, settings: InfluxServer 
 
 
 def _measurement(http: httpx.Client, db: str, measurement: str, samples: int) -> list[Found]:
-    m = _quote(measurement)
+    m = identifier(measurement)
     fields = {name: kind for name, kind in _values(http, db, f"SHOW FIELD KEYS FROM {m}")}
-    body = _query(http, db, f"SELECT * FROM {m} GROUP BY * ORDER BY time DESC LIMIT {samples}")
+    body = query(http, f"SELECT * FROM {m} GROUP BY * ORDER BY time DESC LIMIT {samples}", db,
+                 epoch=None)
     found = []
     for series in body.get("series", []):
         tags = {k: v for k, v in (series.get("tags") or {}).items() if v}
@@ -74,25 +76,7 @@ def _name(measurement: str, tags: dict[str, str], field: str) -> str:
     return "_".join([measurement, *(v for k, v in sorted(tags.items()) if k != "unit"), field])
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _query(http: httpx.Client, db: str | None, q: str) -> dict:
-    """One statement's result; an HTTP or InfluxQL error raises ``OSError``."""
-    try:
-        response = http.get("/query", params={"q": q, **({"db": db} if db else {})})
-    except httpx.HTTPError as exc:
-        raise OSError(f"{http.base_url}: {exc}") from None
-    if response.status_code != 200:
-        raise OSError(f"{http.base_url}: {response.status_code} {response.text.strip()}")
-    result = response.json()["results"][0]
-    if "error" in result:
-        raise OSError(f"{http.base_url}: {q}: {result['error']}")
-    return result
-
-
 def _values(http: httpx.Client, db: str | None, q: str) -> list[list]:
     """The rows of a SHOW statement, over all its series."""
-    return [row for series in _query(http, db, q).get("series", [])
+    return [row for series in query(http, q, db, epoch=None).get("series", [])
             for row in series["values"]]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import HistorianSeries
+from ..influxql import InfluxQLError, identifier, literal, query
 from ..sinks.influx import http_client
 
 
@@ -19,18 +20,14 @@ def read_historian(settings: HistorianSeries, start: int, end: int,
     """(times ns, kg CO₂e/kWh) of the series in ``[start − lookback, end)``, sorted; empty
     arrays when it has none there. Server errors raise ``OSError`` with the server's words."""
     where = [f"time >= {start - lookback}", f"time < {end}"]
-    where += [f""""{_ident(k)}" = '{_literal(v)}'""" for k, v in sorted(settings.tags.items())]
-    q = (f'SELECT "{_ident(settings.field)}" FROM "{_ident(settings.measurement)}" '
+    where += [f"{identifier(k)} = {literal(v)}" for k, v in sorted(settings.tags.items())]
+    q = (f"SELECT {identifier(settings.field)} FROM {identifier(settings.measurement)} "
          f"WHERE {' AND '.join(where)} ORDER BY time")
     with http_client(settings) as http:
-        response = http.get("/query", params={"db": settings.database, "q": q, "epoch": "ns"})
-    body = response.json() if response.headers.get("content-type", "").startswith(
-        "application/json") else {}
-    errors = [r["error"] for r in body.get("results", []) if "error" in r]
-    if response.status_code != 200 or errors:
-        raise OSError(f"grid series from {describe(settings)}: "
-                      f"{'; '.join(errors) or response.text.strip()}")
-    series = body["results"][0].get("series", [])
+        try:
+            series = query(http, q, settings.database).get("series", [])
+        except InfluxQLError as exc:
+            raise InfluxQLError(f"grid series from {describe(settings)}: {exc}") from None
     rows = [(int(t), float(v)) for s in series for t, v in s["values"] if v is not None]
     return (np.array([t for t, _ in rows], np.int64), np.array([v for _, v in rows]))
 
@@ -40,11 +37,3 @@ def describe(settings: HistorianSeries) -> str:
     tags = ",".join(f"{k}={v}" for k, v in sorted(settings.tags.items()))
     return (f"InfluxDB {settings.url} {settings.database}.{settings.measurement}"
             f"{'{' + tags + '}' if tags else ''}.{settings.field}")
-
-
-def _ident(name: str) -> str:
-    return name.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def _literal(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")

@@ -15,7 +15,6 @@ from datetime import datetime
 from functools import cache
 from zoneinfo import ZoneInfo
 
-import httpx
 import numpy as np
 from line_protocol_parser import parse_line
 
@@ -117,7 +116,7 @@ def _series(plant: PlantModel, zone: str, start: int, end: int) -> FactorSeries:
         provider, dataset = "historian", f"grid series {describe(factors.historian)}"
         try:
             times, values = read_historian(factors.historian, start, end + 1, hold)
-        except (OSError, httpx.HTTPError) as exc:  # a historian outage must not stop the run
+        except OSError as exc:  # a historian outage must not stop the run
             log.warning("%s", exc)
             times, values = np.zeros(0, np.int64), np.zeros(0)
             dataset += f" (unreadable: {exc})"

@@ -33,6 +33,7 @@ from ..config import InfluxSource
 from ..plant import PlantModel
 from ..plugins import hookimpl
 from ..records import NS_PER_S, ContextEvent, ReadingBatch
+from ..influxql import InfluxQLError, query
 from ..sinks.influx import http_client
 from .files import LineProtocolFile
 from .inbox import LiveSource
@@ -74,18 +75,6 @@ class _Source(LiveSource):
         self.counters["readings"] += len(batch.readings)
         self.counters["rejected"] += len(batch.rejections)
         self.inbox.put_batch(batch)
-
-    def _query(self, http: httpx.Client, q: str) -> dict:
-        """InfluxQL through ``/query`` (epoch ns); an error in the answer raises."""
-        response = http.get("/query", params={"db": self.settings.database, "q": q,
-                                              "epoch": "ns"})
-        response.raise_for_status()
-        body = response.json()
-        errors = [r["error"] for r in body.get("results", []) if "error" in r]
-        if errors:
-            raise httpx.HTTPError("; ".join(errors))
-        return body
-
 
 class InfluxSubscription(_Source):
     """InfluxDB 1.x pushes every write to ``router``'s ``/write``."""
@@ -133,8 +122,8 @@ class InfluxSubscription(_Source):
         while not self.closed.is_set():
             try:
                 self._drop(http, quiet=True)
-                self._post(http, f"CREATE SUBSCRIPTION {on} DESTINATIONS ALL '{destination}'")
-            except httpx.HTTPError as exc:
+                query(http, f"CREATE SUBSCRIPTION {on} DESTINATIONS ALL '{destination}'")
+            except InfluxQLError as exc:
                 self.counters["errors"] += 1
                 log.warning("InfluxDB %s: cannot register the subscription (%s); retrying",
                             self.name, exc)
@@ -147,17 +136,10 @@ class InfluxSubscription(_Source):
     def _drop(self, http: httpx.Client, quiet: bool = False) -> None:
         on, _ = self._target()
         try:
-            self._post(http, f"DROP SUBSCRIPTION {on}")
-        except httpx.HTTPError as exc:
+            query(http, f"DROP SUBSCRIPTION {on}")
+        except InfluxQLError as exc:
             if not quiet:
                 log.warning("InfluxDB %s: could not drop the subscription: %s", self.name, exc)
-
-    def _post(self, http: httpx.Client, q: str) -> None:
-        response = http.post("/query", params={"q": q})
-        response.raise_for_status()
-        errors = [r["error"] for r in response.json().get("results", []) if "error" in r]
-        if errors:
-            raise httpx.HTTPError("; ".join(errors))
 
 
 class InfluxPoll(_Source):
@@ -184,14 +166,14 @@ class InfluxPoll(_Source):
             q = (f'SELECT * FROM "{measurement}" WHERE time > {last} AND time <= {end} '
                  "GROUP BY *")
             try:
-                body = self._query(http, q)
-            except (httpx.HTTPError, ValueError) as exc:
+                result = query(http, q, self.settings.database)
+            except InfluxQLError as exc:
                 self.counters["errors"] += 1
                 log.warning("InfluxDB %s: poll of %s failed (%s); asking again next time",
                             self.name, measurement, exc)
                 return last
             self.counters["polls"] += 1
-            for series in body["results"][0].get("series", []):
+            for series in result.get("series", []):
                 tags = {k: v for k, v in (series.get("tags") or {}).items() if v != ""}
                 columns = series["columns"]
                 for row in series["values"]:
