@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from carbonline.influxql import WRITE_VERBS
+
 from ._common import debian_binary, free_ports, stop, wait_until
 
 CONFIG = """\
@@ -53,8 +55,6 @@ bind-address = "127.0.0.1:{rpc_port}"
   suppress-logo = true
 """
 
-#: InfluxQL statements that change state: InfluxDB 1.x refuses them over GET.
-WRITE_VERBS = {"CREATE", "DROP", "DELETE", "ALTER", "GRANT", "REVOKE", "KILL", "SET"}
 
 
 class InfluxDB:

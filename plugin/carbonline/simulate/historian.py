@@ -4,11 +4,9 @@ carbonline's own InfluxDB writer (v1 or v2, as ``/ping`` says), at plant pace or
 from __future__ import annotations
 
 import time
-from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from ..config import InfluxSink
 from ..records import NS_PER_S
-from ..sinks.influx import InfluxWriter
+from ..sinks.influx import InfluxWriter, url_settings
 from .files import ticks_as_lines
 from .model import Layout, Signals
 
@@ -20,10 +18,7 @@ def write_to_influx(plant: Layout, signals: Signals, url: str, speed: float) -> 
     """Write every reading to ``url`` (``http://host:8086?db=NAME``, database ``plant`` when
     none is named); returns the points written. Raises ``ConnectionError`` when the server
     does not take them all within 60 s of the end."""
-    parts = urlsplit(url)
-    database = parse_qs(parts.query).get("db", ["plant"])[0]
-    base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    writer = InfluxWriter(InfluxSink(url=base, database=database), url)
+    writer = InfluxWriter(url_settings(url, database="plant"), url)
     first = int(signals.times[0])
     wall0 = time.monotonic()
     pending: list[str] = []

@@ -87,13 +87,21 @@ def carbonline_sinks(plant: PlantModel, outputs: Sequence[str]) -> list:
             spool = (Spool(state, f"influx {output}", configured.spool_max_points)
                      if state else None)
             sinks.append(InfluxWriter(configured, output, spool=spool))
-        elif output.startswith(("http://", "https://")) and "db" in parse_qs(
-                urlsplit(output).query):
-            parts = urlsplit(output)
-            base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-            database = parse_qs(parts.query)["db"][0]
-            sinks.append(InfluxWriter(InfluxSink(url=base, database=database), output))
+        elif output.startswith(("http://", "https://")) and (
+                settings := url_settings(output)) is not None:
+            sinks.append(InfluxWriter(settings, output))
     return sinks
+
+
+def url_settings(url: str, database: str | None = None) -> InfluxSink | None:
+    """Default settings for ``http://host:8086?db=NAME`` (``database`` when the URL names
+    none); ``None`` when neither gives a database."""
+    parts = urlsplit(url)
+    database = parse_qs(parts.query).get("db", [database])[0]
+    if database is None:
+        return None
+    return InfluxSink(url=urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
+                      database=database)
 
 
 def http_client(settings: InfluxServer) -> httpx.Client:
