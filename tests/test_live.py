@@ -153,3 +153,35 @@ def test_a_failing_source_shows_as_stopped_and_the_run_goes_on(plant, tmp_path, 
     assert "the PLC went away" in caplog.text
     mqtt_row = [r for r in live.latest_health if r.component == f"source {plant.config.sources.mqtt.url}"]
     assert mqtt_row and mqtt_row[0].fields["stopped"] == 0
+
+
+def test_with_a_state_store_messages_that_give_nothing_are_acknowledged_too(
+        mosquitto, plant, tmp_path):
+    """A SKU repeated in every message yields no event, but the broker must still hear the
+    message acknowledged: Mosquitto sends at most 20 unacknowledged messages per client."""
+    doc = plant.config.model_dump(exclude_none=True)
+    doc["run"]["state_dir"] = str(tmp_path / "state")
+    doc["meters"].append({"id": "sku", "role": "sku", "line": "l1"})
+    stateful = build_plant(parse_config(doc))
+    live = LiveRun(stateful, outputs=[str(tmp_path / "out.lp")])
+    runner = threading.Thread(target=live.run)
+    runner.start()
+    pub = client(mosquitto.url)
+    try:
+        assert live.sources[0].subscribed.wait(10)
+        now = time.time_ns()
+        for i in range(200):
+            pub.publish(f"carbonline/{stateful.site}/in/sku",
+                        json.dumps({"ts": now - NS_PER_S * (300 - i), "value": "cola"}),
+                        qos=1).wait_for_publish(5)
+        pub.publish(f"carbonline/{stateful.site}/in/e1", json.dumps({"ts": now, "value": 5.0}),
+                    qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 15
+        while live.engine.newest_reading != now:
+            assert time.monotonic() < deadline, "the broker stopped sending: no acknowledgements"
+            time.sleep(0.1)
+    finally:
+        pub.loop_stop()
+        live.stop()
+        runner.join(60)
+    assert live.engine.stats.context_changes == 1

@@ -218,8 +218,7 @@ class LiveRun:
             source, batch = self._batches.get(timeout=TICK_S)
         except queue.Empty:
             source, batch = None, None
-        if batch is not None and (len(batch.readings) or batch.context or batch.rejections):
-            self._take(source, batch)
+        if batch is not None and self._take(source, batch):
             return
         idle = time.monotonic() - self._last_arrival
         newest = self.engine.newest_reading
@@ -227,19 +226,24 @@ class LiveRun:
             lateness = int(self.plant.config.engine.lateness * NS_PER_S)
             self._emit(self.engine.advance(newest + int(idle * NS_PER_S) - lateness))
 
-    def _take(self, source, batch: ReadingBatch) -> None:
+    def _take(self, source, batch: ReadingBatch) -> bool:
         """One batch into the engine: logged in the state store first (then the source may
-        forget it), so a crash after this point loses nothing."""
-        if not (len(batch.readings) or batch.context or batch.rejections or batch.receipt):
-            return
-        if self.store is not None:
+        forget it), so a crash after this point loses nothing. ``False`` for a batch with
+        nothing in it (a source's idle tick)."""
+        held = bool(len(batch.readings) or batch.context or batch.rejections)
+        if held and self.store is not None:
             self.store.log(batch)
         if batch.receipt and hasattr(source, "acknowledge"):
+            # messages that gave nothing (a repeated SKU text) are acknowledged too, or the
+            # broker would stop sending once its in-flight limit is reached
             source.acknowledge(batch.receipt)
+        if not held:
+            return False
         self._last_arrival = time.monotonic()
         self._note_newest(batch)
         for rows in self.engine.ingest_steps(batch):
             self._emit(rows)
+        return True
 
     def _emit(self, rows: list[Row]) -> None:
         if not rows:
