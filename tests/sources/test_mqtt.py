@@ -80,7 +80,8 @@ def test_json_plain_wildcard_and_array_payloads_become_readings(mosquitto, names
             {"t": "2026-03-02T06:02:00Z", "energy": {"kwh": 103.0}, "count": 31}])
         send(pub, f"{prefix}/hall2/press/kw", "42.5")
         send(pub, f"{prefix}/l1/sku", "cola-0.5l")
-        running.wait(lambda: len(running.readings()) >= 7, "7 readings")
+        running.wait(lambda: len(running.readings()) >= 7 and any(
+            b.context for b in list(running.batches)), "7 readings and the SKU")
         before = time.time_ns()
         assert len(running.readings()) == 7, running.readings()
         got = {(plant.meters[m].id, t, v) for m, t, v in running.readings().tolist()}
