@@ -45,7 +45,7 @@ from .engine.accumulator import Engine
 from .engine.increments import NO_TIME
 from .plant import ROLE, PlantModel
 from .plugins import get_manager
-from .records import NS_PER_S, HealthRow, Reason, ReadingBatch, Row
+from .records import NS_PER_S, HealthRow, Reason, ReadingBatch, Row, merged
 from .replay import open_sinks, open_sources
 from .state import StateStore
 
@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 #: How long the loop waits for a batch before it checks the clock, seconds.
 TICK_S = 0.5
+#: Readings taken from the queue for one engine step at most (queued batches are merged).
+MERGE_READINGS = 50_000
 
 
 def configured_inputs(config: PlantConfig) -> list[str]:
@@ -195,7 +197,7 @@ class LiveRun:
                 break
             if batch.receipt and self.store is not None:
                 continue  # never acknowledged: the broker delivers it again next start
-            self._take(source, batch)
+            self._take([(source, batch)])
         if self.store is not None:  # windows stay open: the next start goes on with them
             self.store.checkpoint(self.engine)
             self.store.close()
@@ -215,10 +217,10 @@ class LiveRun:
 
     def _step(self) -> None:
         try:
-            source, batch = self._batches.get(timeout=TICK_S)
+            first = self._batches.get(timeout=TICK_S)
         except queue.Empty:
-            source, batch = None, None
-        if batch is not None and self._take(source, batch):
+            first = None
+        if first is not None and self._take(self._queued_with(first)):
             return
         idle = time.monotonic() - self._last_arrival
         newest = self.engine.newest_reading
@@ -226,17 +228,33 @@ class LiveRun:
             lateness = int(self.plant.config.engine.lateness * NS_PER_S)
             self._emit(self.engine.advance(newest + int(idle * NS_PER_S) - lateness))
 
-    def _take(self, source, batch: ReadingBatch) -> bool:
-        """One batch into the engine: logged in the state store first (then the source may
-        forget it), so a crash after this point loses nothing. ``False`` for a batch with
-        nothing in it (a source's idle tick)."""
+    def _queued_with(self, first: tuple[object, ReadingBatch]) -> list:
+        """``first`` and what else the sources have queued, up to ``MERGE_READINGS``: a
+        broker delivering one reading a message hands over one small batch each, and one
+        engine step per reading would cap the run at a few thousand readings a second."""
+        parts = [first]
+        count = len(first[1].readings)
+        while count < MERGE_READINGS:
+            try:
+                parts.append(self._batches.get_nowait())
+            except queue.Empty:
+                break
+            count += len(parts[-1][1].readings)
+        return parts
+
+    def _take(self, parts: list[tuple[object, ReadingBatch]]) -> bool:
+        """Sources' batches into the engine as one: logged in the state store first (then
+        the sources may forget them), so a crash after this point loses nothing. ``False``
+        when there was nothing in them (a source's idle tick)."""
+        batch = merged([b for _, b in parts])
         held = bool(len(batch.readings) or batch.context or batch.rejections)
         if held and self.store is not None:
             self.store.log(batch)
-        if batch.receipt and hasattr(source, "acknowledge"):
-            # messages that gave nothing (a repeated SKU text) are acknowledged too, or the
-            # broker would stop sending once its in-flight limit is reached
-            source.acknowledge(batch.receipt)
+        for source, part in parts:
+            if part.receipt and hasattr(source, "acknowledge"):
+                # messages that gave nothing (a repeated SKU text) are acknowledged too, or
+                # the broker would stop sending once its in-flight limit is reached
+                source.acknowledge(part.receipt)
         if not held:
             return False
         self._last_arrival = time.monotonic()

@@ -10,6 +10,7 @@ Times are integers in nanoseconds since the Unix epoch, UTC, everywhere inside c
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -78,6 +79,15 @@ class ReadingBatch:
     #: what the source wants acknowledged once this batch is safe in the state store (its
     #: ``acknowledge(receipt)``); ``None`` for sources that need no acknowledgement
     receipt: list | None = None
+
+
+def merged(batches: Sequence[ReadingBatch], receipt: list | None = None) -> ReadingBatch:
+    """One batch holding ``batches`` in order: many small batches make one engine step."""
+    if len(batches) == 1 and receipt is None:
+        return batches[0]
+    return ReadingBatch(np.concatenate([b.readings for b in batches]),
+                        [e for b in batches for e in b.context],
+                        [r for b in batches for r in b.rejections], receipt)
 
 
 @dataclass(frozen=True, slots=True)
