@@ -425,7 +425,9 @@ class InfluxSink(InfluxServer):
     spool_max_points: int = Field(
         5_000_000, gt=0, description="with [run] state_dir: points the disk spool holds "
         "(~300 bytes each: ~1.5 GB); beyond, new points are refused and spool_full says so")
-    flush_interval: Seconds = 1
+    flush_interval: Seconds = Field(
+        0.1, gt=0, description="the longest a point waits to be batched with others: keeps "
+        "a closed window queryable within a second")
 
 
 class MqttSink(MqttBroker):
