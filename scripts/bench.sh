@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
-# Set up and run the benchmark: carbonline against a pandas peer on 10M generated readings.
+# Set up and run the benchmarks: carbonline against a pandas peer on 10M generated readings
+# (options go to it), then live from Mosquitto into InfluxDB against a Node-RED function node.
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" "bench"
-exec .venv/bin/python -m benchmarks.run "$@"
+.venv/bin/python -m benchmarks.run "$@"
+exec .venv/bin/python -m benchmarks.live

@@ -27,7 +27,7 @@ listener {port} 127.0.0.1
 persistence true
 persistence_location {root}/
 autosave_interval 1
-max_queued_messages 100000
+max_queued_messages {max_queued}
 log_dest file {root}/mosquitto.log
 log_type error
 log_type warning
@@ -46,6 +46,7 @@ class Mosquitto:
     process: subprocess.Popen | None = None
     users: dict[str, str] = field(default_factory=dict)
     tls: bool = False
+    max_queued: int = 100_000
 
     @property
     def url(self) -> str:
@@ -58,7 +59,7 @@ class Mosquitto:
     def start(self) -> None:
         binary = debian_binary("mosquitto", "mosquitto", "CARBONLINE_MOSQUITTO")
         config = self.root / "mosquitto.conf"
-        text = CONFIG.format(port=self.port, root=self.root)
+        text = CONFIG.format(port=self.port, root=self.root, max_queued=self.max_queued)
         if self.users:
             passwords = self.root / "passwords"
             passwords.write_text("")
@@ -111,11 +112,12 @@ def _certificates(root: Path) -> None:
             "-CAcreateserial", "-days", "2", "-extfile", "san.cnf", "-out", "server.pem")
 
 
-def start_mosquitto(root: Path, users: dict[str, str] | None = None,
-                    tls: bool = False) -> Mosquitto:
-    """Start a broker on a free port with its config, log and persistence under ``root``."""
+def start_mosquitto(root: Path, users: dict[str, str] | None = None, tls: bool = False,
+                    max_queued: int = 100_000) -> Mosquitto:
+    """Start a broker on a free port with its config, log and persistence under ``root``;
+    ``max_queued`` QoS 1 messages are kept per absent persistent session."""
     (port,) = free_ports(1)
-    broker = Mosquitto(port, root, users=users or {}, tls=tls)
+    broker = Mosquitto(port, root, users=users or {}, tls=tls, max_queued=max_queued)
     broker.start()
     return broker
 

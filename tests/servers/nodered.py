@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -63,11 +64,34 @@ def node_red_binary() -> Path:
 
 
 class NodeRed:
-    """A running Node-RED: ``url``, and its Admin API for the few calls tests need."""
+    """A Node-RED with its user dir, settings, flows file and log under ``root``: ``url``, its
+    Admin API for the few calls tests need, and ``stop()``/``start()``, which keep the port
+    and the deployed flows (an outage of the plant's Node-RED)."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.http = httpx.Client(base_url=url, timeout=30)
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (self.port,) = free_ports(1)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.http = httpx.Client(base_url=self.url, timeout=30)
+        self.process: subprocess.Popen | None = None
+        (root / "settings.js").write_text(SETTINGS)
+        (root / "flows.json").write_text(json.dumps([]))
+
+    def start(self) -> None:
+        binary = node_red_binary()
+        log = self.root / "node-red.log"
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [str(binary), "-s", str(self.root / "settings.js"), "-u", str(self.root),
+                 "-p", str(self.port), str(self.root / "flows.json")], stdout=out,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        wait_until(lambda: self.http.get("/flows").status_code == 200, self.process, log,
+                   f"node-red ({binary})", timeout=60)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
 
     def deploy(self, flows: list[dict]) -> None:
         """Replace every flow (a test's own Node-RED; a plant's is only ever added to)."""
@@ -80,25 +104,21 @@ class NodeRed:
         return self.http.get("/flows", headers={"Node-RED-API-Version": "v2"}).json()["flows"]
 
 
-@pytest.fixture(scope="session")
-def nodered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeRed]:
-    """The session's Node-RED (tests deploy their own flows)."""
-    binary = node_red_binary()
-    root: Path = tmp_path_factory.mktemp("node-red")
-    (root / "settings.js").write_text(SETTINGS)
-    (root / "flows.json").write_text(json.dumps([]))
-    (port,) = free_ports(1)
-    log = root / "node-red.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(binary), "-s", str(root / "settings.js"), "-u", str(root), "-p", str(port),
-             str(root / "flows.json")], stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL)
-    server = NodeRed(f"http://127.0.0.1:{port}")
+@contextmanager
+def node_red_on(root: Path) -> Iterator[NodeRed]:
+    """A Node-RED with no flows under ``root``, stopped on exit. The benchmark runs one too,
+    beside carbonline."""
+    server = NodeRed(root)
     try:
-        wait_until(lambda: server.http.get("/flows").status_code == 200, process, log,
-                   f"node-red ({binary})", timeout=60)
+        server.start()
         yield server
     finally:
         server.http.close()
-        stop(process)
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def nodered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeRed]:
+    """The session's Node-RED (tests deploy their own flows)."""
+    with node_red_on(tmp_path_factory.mktemp("node-red")) as server:
+        yield server
