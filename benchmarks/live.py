@@ -196,11 +196,11 @@ def agreement(influx: InfluxDB, databases: dict) -> tuple[int, float]:
     return len(common), worst
 
 
-def run_shape(stack: dict, batched: bool, args: argparse.Namespace, start_s: int) -> dict:
+def run_shape(servers: dict, batched: bool, args: argparse.Namespace, start_s: int) -> dict:
     """Both phases for one payload shape; returns its figures."""
     shape = "batched" if batched else "single"
     site = f"bench{shape}"
-    influx, broker, nodered, work = (stack[k] for k in ("influx", "broker", "nodered", "work"))
+    influx, broker, nodered, work = (servers[k] for k in ("influx", "broker", "nodered", "work"))
     per_message = len(meters()) if batched else 1
     lat_dbs = {"carbonline": f"{shape}_lat_carbonline", "node-red": f"{shape}_lat_nodered"}
     drain_dbs = {"carbonline": f"{shape}_drain_carbonline", "node-red": f"{shape}_drain_nodered"}
@@ -209,15 +209,19 @@ def run_shape(stack: dict, batched: bool, args: argparse.Namespace, start_s: int
     (http_port,) = free_ports(1)
     config = work / f"{shape}.toml"
 
-    def carbonline(database: str, wait: bool = True):
+    def carbonline(database: str, wait: bool = True) -> subprocess.Popen:
         """``carbonline run`` writing to ``database``; with ``wait``, once it has subscribed
-        (draining a backlog, the subscription is only confirmed behind the queued messages)."""
+        (draining a backlog, the subscription is only confirmed behind the queued messages).
+        Killed when the benchmark ends, whatever happened."""
         config.write_text(plant_toml(site, broker.url, influx.url, database, http_port, batched))
         if wait:
-            return start_run(config, http_port, broker.url)
-        return subprocess.Popen([sys.executable, "-m", "carbonline", "run", "--config",
-                                 str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True)
+            process = start_run(config, http_port, broker.url)
+        else:
+            process = subprocess.Popen([sys.executable, "-m", "carbonline", "run", "--config",
+                                        str(config)], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.PIPE, text=True)
+        servers["cleanup"].callback(process.kill)
+        return process
 
     def stop(process) -> None:
         process.send_signal(signal.SIGTERM)
@@ -297,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shapes", default="single,batched")
     args = parser.parse_args(argv)
     now = int(time.time())
-    start_s = now - now % 3600 - 6 * 3600  # plant time behind the wall clock: never "future"
+    span = args.seconds * args.speed + (args.backlog_minutes * 10 + 20) * MINUTE  # plant s
+    start_s = now - now % 3600 - int(span) - 3600  # all of it behind the wall clock: no "future"
     with tempfile.TemporaryDirectory(prefix="carbonline-live-bench-") as tmp, ExitStack() as stack:
         work = Path(tmp)
         for folder in ("mosquitto", "influx", "node-red"):
@@ -306,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         stack.callback(broker.stop)
         influx = stack.enter_context(influxd_on(work / "influx"))
         nodered = stack.enter_context(node_red_on(work / "node-red"))
-        servers = {"influx": influx, "broker": broker, "nodered": nodered, "work": work}
+        servers = {"influx": influx, "broker": broker, "nodered": nodered, "work": work,
+                   "cleanup": stack}
         results = [run_shape(servers, shape == "batched", args, start_s)
                    for shape in args.shapes.split(",")]
     text = table(results, args)
