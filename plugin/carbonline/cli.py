@@ -388,6 +388,40 @@ def demo(scenario: str, hours: float, seed: int, pace: float | None) -> None:
     _print_stats(engine.stats)
 
 
+@main.command("evaluate")
+@click.option("--scenario", "scenarios", multiple=True,
+              help="A shipped scenario (repeatable; default: all of them).")
+@click.option("--seeds", default=10, show_default=True, help="Seeds per scenario (1 … N).")
+def evaluate_command(scenarios: tuple[str, ...], seeds: int) -> None:
+    """Score the analyser on simulator scenarios: detection delay, cause, false alerts."""
+    from .analysis.evaluate import Summary, run_scenario
+    from .simulate.scenario import shipped
+
+    names = scenarios or tuple(shipped())
+    pm = get_manager()
+    summaries = []
+    for name in names:
+        runs = [run_scenario(name, seed, pm) for seed in range(1, seeds + 1)]
+        summaries.append(Summary(name, runs))
+        err.print(f"{name}: {seeds} seeds done")
+    click.echo(evaluation_table(summaries, seeds))
+
+
+def evaluation_table(summaries: list, seeds: int) -> str:
+    """The markdown table of ``carbonline evaluate`` (kept in the README)."""
+    rows = ["| scenario | should | detected | max delay (sim. min) | right cause | "
+            "first alert (seed 1) | false alerts / sim. week |",
+            "|---|---|---:|---:|---:|---|---:|"]
+    for s in summaries:
+        delay = "—" if s.max_delay is None else f"{s.max_delay:.0f}"
+        should = "alert" if s.alerting else "stay quiet"
+        found = f"{s.detected}/{seeds}" if s.alerting else "—"
+        right = f"{s.right}/{seeds}" if s.alerting else "—"
+        rows.append(f"| {s.scenario} | {should} | {found} | {delay} | {right} | {s.top()} | "
+                    f"{s.false_per_week:.1f} |")
+    return "\n".join(rows)
+
+
 @main.command("factors")
 @click.option("--zone", help="Grid zone: DE, US-TX, SE-SE3 …")
 @click.option("--at", "at", default=None, help="ISO 8601 time (default: now).")

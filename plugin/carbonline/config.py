@@ -631,6 +631,61 @@ class Run(_Strict):
         return self
 
 
+class Analysis(_Strict):
+    """The analyser stage (``[analysis]``): energy baselines per line × SKU × machine, intensity
+    alerts on the 1-minute windows and their probable cause (design brief §5)."""
+
+    enabled: bool = False
+    learn_windows: int = Field(
+        60, gt=2, description="1-minute windows of normal running a line × SKU × machine "
+        "needs before its baseline is fitted; until then the row is 'learning'")
+    history_windows: int = Field(
+        1440, gt=2, description="the most recent normal windows a refit uses")
+    refit_windows: int = Field(
+        1440, gt=0, description="normal windows between two refits of a baseline (a day: "
+        "refitting sooner would teach the baseline a slow drift)")
+    utility_history_windows: int = Field(
+        60, gt=2, description="a shared utility's (chiller, compressed air plant) share "
+        "follows the weather: its baseline is refitted over this many recent windows …")
+    utility_refit_windows: int = Field(5, gt=0, description="… every this many")
+    grid_spike: float = Field(
+        0.25, gt=0, description="a grid factor this far above its median of the last two "
+        "hours (relative) is a grid alert (severity info)")
+    min_r2: float = Field(0.6, ge=0, le=1, description="a fit explaining less is not used")
+    fit_block_windows: int = Field(
+        5, gt=0, description="windows summed into one point of a baseline fit: a minute is "
+        "mostly noise (a compressor's load cycles, counts at tick edges)")
+    smooth_windows: int = Field(
+        3, gt=0, description="the detector sees the median deviation of this many windows")
+    noise_sigmas: float = Field(
+        3, ge=0, description="a row's deviation limits are at least this many standard "
+        "deviations of its own learning-time deviation (a line making 3 units a minute is "
+        "noisier than one making 300)")
+    machine_deviation: float = Field(
+        0.2, gt=0, description="a machine using this much more energy than its baseline "
+        "expects for the units made (relative; at least noise_sigmas of its own noise) is an "
+        "equipment alert")
+    min_cause_share: float = Field(
+        0.5, ge=0, le=1, description="a deviation whose largest cause explains less of the "
+        "rise is spread over every machine alike (fewer good units counted than made), not a "
+        "fault: no alert")
+    throughput_drop: float = Field(
+        0.3, gt=0, lt=1, description="good units per hour this far below the baseline's "
+        "(relative) is a throughput alert")
+    min_coverage_pct: float = Field(
+        90, ge=0, le=100, description="windows covered less are data_quality: never alert")
+    deviation_open: float = Field(0.10, gt=0, description="alert above baseline × (1 + this)")
+    deviation_close: float = Field(0.05, ge=0, description="normal again below baseline × "
+                                   "(1 + this): the hysteresis")
+    open_after_min: float = Field(3, gt=0, description="minutes high before an alert opens")
+    close_after_min: float = Field(5, gt=0, description="minutes normal before it resolves")
+    cusum_k: float = Field(0.05, ge=0, description="CUSUM allowance, relative deviation")
+    cusum_h: float = Field(1.0, gt=0, description="CUSUM alarm level, relative deviation × min")
+    thresholds: dict[str, float] = Field(
+        default_factory=dict, description="per SKU: kg CO₂e/unit above which it alerts "
+        "whatever the baseline (written as threshold_co2e_per_unit_kg)")
+
+
 class PlantConfig(_Strict):
     """The whole plant.toml."""
 
@@ -649,10 +704,14 @@ class PlantConfig(_Strict):
     sinks: Sinks = Field(default_factory=Sinks)
     http: Http = Field(default_factory=Http)
     run: Run = Field(default_factory=Run)
+    analysis: Analysis = Field(default_factory=Analysis)
 
     @model_validator(mode="after")
     def _references(self) -> PlantConfig:
         errors: list[str] = []
+        if self.analysis.enabled and "1m" not in self.engine.machine_windows:
+            errors.append("analysis: the analyser reads 1-minute machine rows; add \"1m\" to "
+                          "[engine] machine_windows")
         line_ids = _unique("lines", [line.id for line in self.lines], errors)
         machine_ids = _unique("machines", [m.id for m in self.machines], errors)
         meter_ids = _unique("meters", [m.id for m in self.meters], errors)

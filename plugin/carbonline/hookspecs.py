@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from .analysis.lmdi import Effects, Period
     from .plant import PlantModel
     from .records import FactorSeries
 
@@ -85,4 +86,18 @@ def carbonline_sinks(plant: PlantModel, outputs: Sequence[str]) -> list | None:
     (:mod:`carbonline.series` gives any row's measurement, tags and fields). A sink may offer
     ``counters`` and ``queue_depth`` for ``carbonline_health``. An output no plugin claims is
     an error.
+    """
+
+
+@hookspec(firstresult=True)
+def carbonline_root_cause(baseline: Period, now: Period) -> Effects | None:
+    """Split a line × SKU's intensity change from ``baseline`` to ``now`` into causes.
+
+    Asked once when an alert opens; the first answer wins, so a plant's own analyser takes
+    precedence over the built-in one (:mod:`carbonline.analysis.causes`, the LMDI split of the
+    design brief §5). ``baseline`` and ``now`` are :class:`carbonline.analysis.lmdi.Period`
+    values: hours, good units, SKU shares and per machine its factor (kg CO₂e/kWh), idle power
+    (kW) and energy per unit (kWh/unit). Return :class:`carbonline.analysis.lmdi.Effects` (kg
+    CO₂e/unit per cause); its ``largest()`` names the alert's cause and machine. Return
+    ``None`` to leave the question to the next plugin.
     """

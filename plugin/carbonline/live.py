@@ -39,6 +39,7 @@ import numpy as np
 import pluggy
 import uvicorn
 
+from .analysis.analyser import analyser_for
 from .api.app import create_app
 from .config import PlantConfig
 from .engine.accumulator import Engine
@@ -106,6 +107,7 @@ class LiveRun:
         restored, self._backlog = (self.store.restore(pm, time.time_ns) if self.store
                                    else (None, []))
         self.engine = restored or Engine(plant, pm)
+        self.analyser = analyser_for(plant, pm)  # relearns after a restart (not checkpointed)
         self.clock = wall_clock
         self.summary = RunSummary()
         self._batches: queue.Queue[tuple[object, ReadingBatch]] = queue.Queue(maxsize=1000)
@@ -266,6 +268,8 @@ class LiveRun:
     def _emit(self, rows: list[Row]) -> None:
         if not rows:
             return
+        if self.analyser is not None:
+            rows = self.analyser.process(rows)
         for sink in self.sinks:
             try:
                 sink.write(rows)

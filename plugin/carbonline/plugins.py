@@ -22,6 +22,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "carbonline.sinks.mqtt",
     "carbonline.sinks.influx",
     "carbonline.factors.providers",
+    "carbonline.analysis.causes",
 )
 
 

@@ -124,6 +124,10 @@ class IntensityRow:
     coverage_pct: float
     order_id: str = ""
     revision: int = 1
+    #: set by the analyser (1m rows of a line × SKU with a baseline; thresholds from config)
+    baseline_co2e_per_unit_kg: float | None = None
+    deviation_pct: float | None = None
+    threshold_co2e_per_unit_kg: float | None = None
 
     @property
     def energy_kwh(self) -> float:
@@ -162,10 +166,39 @@ class MachineRow:
     good_units: float
     allocated_share: float
     revision: int = 1
+    #: set by the analyser: what the machine's baseline expects for these units, kWh/unit
+    baseline_energy_per_unit_kwh: float | None = None
+    deviation_pct: float | None = None
 
     @property
     def energy_per_unit_kwh(self) -> float | None:
         return self.energy_kwh / self.good_units if self.good_units > 0 else None
+
+
+@dataclass(slots=True)
+class AlertRow:
+    """One ``carbon_alert`` point: an alert opening (``firing``) or ending (``resolved``).
+
+    The cause (``equipment``, ``throughput``, ``recipe``, ``grid``) and machine are fixed when
+    the alert opens and repeated when it resolves; ``contribution_pct`` is the cause's share of
+    the intensity change (LMDI, design brief §5). Intensities in kg CO₂e per good unit.
+    """
+
+    site: str
+    line: str
+    sku: str
+    time: int  # ns, the start of the window that decided the transition
+    alert_id: str
+    state: str  # "firing" | "resolved"
+    severity: str  # "info" (grid) | "warning"
+    cause: str
+    machine: str
+    detector: str  # "threshold" | "deviation" | "cusum"
+    co2e_per_unit_kg: float
+    baseline_co2e_per_unit_kg: float | None
+    threshold_co2e_per_unit_kg: float | None
+    contribution_pct: float | None
+    message: str
 
 
 
@@ -227,4 +260,4 @@ class HealthRow:
     line: str = ""
 
 
-Row = IntensityRow | MachineRow | FactorRow | HealthRow
+Row = IntensityRow | MachineRow | FactorRow | HealthRow | AlertRow

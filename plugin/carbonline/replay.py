@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pluggy
 
+from .analysis.analyser import analyser_for
 from .engine.accumulator import Engine, EngineStats
 from .plant import PlantModel
 from .plugins import get_manager
@@ -76,14 +77,19 @@ def replay(
 def run_through(plant: PlantModel, sources: Sequence, sinks: Sequence,
                 progress: Progress | None = None,
                 pm: pluggy.PluginManager | None = None) -> ReplaySummary:
-    """Sources one after another through one engine into every sink; closes the sinks."""
-    engine = Engine(plant, pm or get_manager())
+    """Sources one after another through one engine (and, with ``[analysis]`` enabled, the
+    analyser) into every sink; closes the sinks."""
+    pm = pm or get_manager()
+    engine = Engine(plant, pm)
+    analyser = analyser_for(plant, pm)
     total = sum(getattr(s, "size_bytes", None) or 0 for s in sources) or None
     done = 0
     written = 0
 
     def emit(rows: list) -> None:
         nonlocal written
+        if analyser is not None:
+            rows = analyser.process(rows)
         for sink in sinks:
             sink.write(rows)
         written += len(rows)

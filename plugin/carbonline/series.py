@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from .records import NS_PER_S, FactorRow, HealthRow, IntensityRow, MachineRow, Row
+from .records import NS_PER_S, AlertRow, FactorRow, HealthRow, IntensityRow, MachineRow, Row
 
 #: Each measurement's tags, in the order :func:`tags_of` lists them.
 TAGS = {
@@ -18,6 +18,7 @@ TAGS = {
     "carbon_order": ("site", "line", "sku", "order_id"),
     "carbon_machine": ("site", "line", "machine", "sku", "window"),
     "carbon_factor": ("zone", "provider", "basis", "type"),
+    "carbon_alert": ("site", "line", "severity", "cause"),
     "carbonline_health": ("site", "component", "line"),
 }
 
@@ -31,6 +32,8 @@ def measurement_of(row: Row) -> str:
         return "carbon_machine"
     if isinstance(row, FactorRow):
         return "carbon_factor"
+    if isinstance(row, AlertRow):
+        return "carbon_alert"
     return "carbonline_health"
 
 
@@ -45,6 +48,8 @@ def tag_values(row: Row) -> tuple[str, ...]:
     if isinstance(row, FactorRow):
         p = row.provenance
         return (row.zone, p.provider, p.basis, p.type)
+    if isinstance(row, AlertRow):
+        return (row.site, row.line, row.severity, row.cause)
     return (row.site, row.component, row.line)
 
 
@@ -52,7 +57,7 @@ def time_of(row: Row) -> int:
     """The point's time, ns UTC: the window (or order) start; the factor's window start."""
     if isinstance(row, FactorRow):
         return row.start
-    if isinstance(row, HealthRow):
+    if isinstance(row, (HealthRow, AlertRow)):
         return row.time
     return row.window.start
 
@@ -64,10 +69,12 @@ def fields_of(row: Row) -> dict[str, Value | None]:
     if isinstance(row, IntensityRow):
         order = row.window.kind == "order"
         return {
+            "baseline_co2e_per_unit_kg": _float(row.baseline_co2e_per_unit_kg),
             "carbon_efficiency_units_per_kg": _float(row.carbon_efficiency_units_per_kg),
             "co2e_kg": _float(row.co2e_kg),
             "co2e_per_unit_kg": _float(row.co2e_per_unit_kg),
             "coverage_pct": _float(row.coverage_pct),
+            "deviation_pct": _float(row.deviation_pct),
             "electricity_kwh": _float(row.electricity_kwh),
             "end_time": rfc3339(row.window.end) if order else None,
             "energy_kwh": _float(row.energy_kwh),
@@ -78,11 +85,14 @@ def fields_of(row: Row) -> dict[str, Value | None]:
             "scope1_co2e_kg": _float(row.scope1_co2e_kg),
             "scope2_location_co2e_kg": _float(row.scope2_location_co2e_kg),
             "scope2_market_co2e_kg": _float(row.scope2_market_co2e_kg),
+            "threshold_co2e_per_unit_kg": _float(row.threshold_co2e_per_unit_kg),
         }
     if isinstance(row, MachineRow):
         return {
             "allocated_share": _float(row.allocated_share),
+            "baseline_energy_per_unit_kwh": _float(row.baseline_energy_per_unit_kwh),
             "co2e_kg": _float(row.co2e_kg),
+            "deviation_pct": _float(row.deviation_pct),
             "energy_kwh": _float(row.energy_kwh),
             "energy_per_unit_kwh": _float(row.energy_per_unit_kwh),
             "good_units": _float(row.good_units),
@@ -92,6 +102,19 @@ def fields_of(row: Row) -> dict[str, Value | None]:
         p = row.provenance
         return {"dataset": p.dataset, "estimated": p.estimated,
                 "kg_per_kwh": _float(row.kg_per_kwh), "year": p.year}
+    if isinstance(row, AlertRow):
+        return {
+            "alert_id": row.alert_id,
+            "baseline_co2e_per_unit_kg": _float(row.baseline_co2e_per_unit_kg),
+            "co2e_per_unit_kg": _float(row.co2e_per_unit_kg),
+            "contribution_pct": _float(row.contribution_pct),
+            "detector": row.detector,
+            "machine": row.machine,
+            "message": row.message,
+            "sku": row.sku,
+            "state": row.state,
+            "threshold_co2e_per_unit_kg": _float(row.threshold_co2e_per_unit_kg),
+        }
     return dict(sorted(row.fields.items()))
 
 

@@ -31,7 +31,7 @@ import paho.mqtt.client as mqtt
 from ..config import MqttSink, settings_for
 from ..plant import PlantModel
 from ..plugins import hookimpl
-from ..records import FactorRow, HealthRow, IntensityRow, MachineRow, Row
+from ..records import AlertRow, FactorRow, HealthRow, IntensityRow, MachineRow, Row
 from ..series import as_json
 from ..sources.mqtt import client_id_for, connect_client
 
@@ -96,6 +96,8 @@ class MqttPublisher:
             return f"{self.site_topic}/factor/{row.provenance.basis}", True
         if isinstance(row, HealthRow):
             return f"{self.site_topic}/health/{row.component}", True
+        if isinstance(row, AlertRow):  # every transition matters: not retained
+            return f"{self.site_topic}/{row.line}/alert", False
         return None
 
     @property

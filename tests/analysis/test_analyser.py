@@ -1,0 +1,83 @@
+"""The analyser stage on simulated plants: a leak is named with its compressor and resolves after
+the repair, a grid spike blames the grid and no machine, two faults on two lines give two right
+alerts; and the alerts' series."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from carbonline.analysis.evaluate import run_scenario
+from carbonline.config import ConfigError, parse_config
+from carbonline.plugins import get_manager
+from carbonline.records import AlertRow, to_ns
+from carbonline.series import as_json, fields_of, measurement_of, tag_values
+
+MINUTE = 60 * 10**9
+
+
+def at(hhmm: str) -> int:
+    hour, minute = map(int, hhmm.split(":"))
+    return to_ns(datetime(2026, 3, 2, hour, minute, tzinfo=timezone.utc))
+
+
+def firing(alerts: list[AlertRow]) -> list[AlertRow]:
+    return [a for a in alerts if a.state == "firing"]
+
+
+def test_a_valve_leak_names_the_line_compressor_and_resolves_after_the_repair():
+    run = run_scenario("valve-leak", 1, get_manager())  # line2, 09:00–09:45
+    during = [a for a in firing(run.alerts) if at("09:00") <= a.time < at("09:45")]
+    (alert,) = during
+    assert (alert.line, alert.cause, alert.machine) == ("line2", "equipment", "compressor2")
+    assert alert.time + MINUTE - at("09:00") <= 5 * MINUTE  # known within 5 minutes
+    assert "compressor2 energy per unit" in alert.message and alert.severity == "warning"
+    (resolved,) = [a for a in run.alerts if a.alert_id == alert.alert_id and
+                   a.state == "resolved"]
+    assert at("09:45") <= resolved.time <= at("10:00")
+    assert (resolved.cause, resolved.machine) == ("equipment", "compressor2")
+
+
+def test_a_grid_spike_blames_the_grid_and_no_machine():
+    run = run_scenario("grid-spike", 1, get_manager())  # every line, 11:00–12:00, ×1.6
+    during = [a for a in firing(run.alerts) if at("11:00") <= a.time < at("12:00")]
+    assert {a.line for a in during} == {"line1", "line2", "line3"}
+    assert all((a.cause, a.machine, a.severity) == ("grid", "", "info") for a in during)
+
+
+def test_two_faults_on_two_lines_at_once_give_two_right_alerts(tmp_path):
+    scenario = tmp_path / "two.toml"
+    scenario.write_text('name = "two"\ndescription = "a leak on line1, a burner on line3"\n'
+                        'duration = "6h"\n'
+                        '[[events]]\nkind = "air_leak"\nline = "line1"\nstart = "3h"\n'
+                        'duration = "45m"\nsize = 0.9\n'
+                        '[[events]]\nkind = "energy_per_unit"\nline = "line3"\n'
+                        'machine = "oven3"\nstart = "3h"\nduration = "45m"\nsize = 1.4\n')
+    run = run_scenario(str(scenario), 2, get_manager())
+    during = [a for a in firing(run.alerts) if at("09:00") <= a.time < at("09:45")]
+    assert {(a.line, a.cause, a.machine) for a in during} == {
+        ("line1", "equipment", "compressor1"), ("line3", "equipment", "oven3")}
+
+
+def test_an_alert_is_a_carbon_alert_point_with_the_brief_s_tags_and_fields():
+    alert = AlertRow("s", "line2", "cola", at("09:03"), "id-1", "firing", "warning",
+                     "equipment", "compressor2", "deviation", 0.87, 0.68, None, 81.0,
+                     "line2 0.87 kg CO₂e/unit")
+    assert measurement_of(alert) == "carbon_alert"
+    assert tag_values(alert) == ("s", "line2", "warning", "equipment")
+    fields = fields_of(alert)
+    assert fields["alert_id"] == "id-1" and fields["state"] == "firing"
+    assert fields["threshold_co2e_per_unit_kg"] is None  # left out, not written as 0
+    assert as_json(alert)["time"] == "2026-03-02T09:03:00Z"
+
+
+def test_analysis_needs_one_minute_machine_rows():
+    doc = {"site": {"name": "s", "timezone": "UTC", "grid_zone": "DE"},
+           "factors": {"grid_kg_per_kwh": 0.5}, "lines": [{"id": "l1"}],
+           "machines": [{"id": "m", "line": "l1"}],
+           "meters": [{"id": "e", "role": "energy_counter", "machine": "m", "unit": "kWh"}],
+           "analysis": {"enabled": True}}
+    with pytest.raises(ConfigError, match=r'add "1m" to \[engine\] machine_windows'):
+        parse_config(doc)
+    doc["engine"] = {"machine_windows": ["1m", "15m"]}
+    assert parse_config(doc).analysis.enabled
