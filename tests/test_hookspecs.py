@@ -78,7 +78,8 @@ def test_docstring_says_whether_one_answer_wins_or_all_are_used(name: str) -> No
         assert re.search(r"all answers are used", doc, re.IGNORECASE), doc
 
 
-def test_emission_factors_is_the_only_firstresult_hook() -> None:
-    """Factors: one provider answers per zone. Sources and sinks: every plugin contributes."""
+def test_factors_and_root_cause_are_the_firstresult_hooks() -> None:
+    """Factors: one provider answers per zone; root cause: one analyser names the cause (a
+    plant's own before the built-in). Sources and sinks: every plugin contributes."""
     firstresult = sorted(n for n, fn in SPECS.items() if getattr(fn, SPEC_ATTR)["firstresult"])
-    assert firstresult == ["carbonline_emission_factors"]
+    assert firstresult == ["carbonline_emission_factors", "carbonline_root_cause"]

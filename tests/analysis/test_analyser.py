@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 import pytest
 from carbonline.analysis.evaluate import run_scenario
 from carbonline.config import ConfigError, parse_config
-from carbonline.plugins import get_manager
+from carbonline.analysis.lmdi import Effects
+from carbonline.plugins import get_manager, hookimpl, make_manager
 from carbonline.records import AlertRow, to_ns
 from carbonline.series import as_json, fields_of, measurement_of, tag_values
 
@@ -81,3 +82,20 @@ def test_analysis_needs_one_minute_machine_rows():
         parse_config(doc)
     doc["engine"] = {"machine_windows": ["1m", "15m"]}
     assert parse_config(doc).analysis.enabled
+
+
+def test_a_plant_s_own_cause_analyser_answers_before_the_built_in():
+    class Recipes:
+        """A plant that knows better: every line-level rise is its product mix."""
+
+        @hookimpl
+        def carbonline_root_cause(self, baseline, now):
+            return Effects(grid=0.0, throughput=0.0, recipe=1.0, machines={})
+
+    pm = make_manager(load_entry_points=False)
+    pm.register(Recipes())
+    run = run_scenario("valve-leak", 1, pm)
+    line_alerts = [a for a in firing(run.alerts) if a.line == "line2"
+                   and at("09:00") <= a.time < at("09:45") and a.detector != "threshold"]
+    assert line_alerts and all(a.cause in ("recipe", "equipment") for a in line_alerts)
+    assert any(a.cause == "recipe" for a in line_alerts), [a.message for a in line_alerts]

@@ -22,6 +22,9 @@ it (``carbon_machine``, so ``[engine] machine_windows`` must hold ``1m``):
 4. **Grid**: the window's grid factor against the factor of the learning windows; more than
    ``grid_spike`` above for ``open_after_min`` is an alert of cause ``grid``, severity info,
    no machine blamed.
+6. **After a gap** (a window covered less than ``min_coverage_pct``) the next
+   ``smooth_windows`` + 2 windows are not judged either: the energy counters bridged across
+   the gap land in them, power meters' does not, and the remainder of the site meter swells.
 5. **Probable cause** of a plant alert, fixed when it opens: the LMDI split (:mod:`.lmdi`) of
    the change from the baseline to the last ``CAUSE_WINDOWS`` windows, at the same factors,
    through the ``carbonline_root_cause`` hook (built in: the largest effect; a plant may
@@ -105,6 +108,7 @@ class _Row:
     units_per_hour: float = 0.0  # good units per hour of the learning windows
     since_fit: int = 0
     since_utility_fit: int = 0
+    settling: int = 0  # windows still to pass after one not covered (module docstring, 6)
     #: "plant" | "grid" | "throughput" → its open alert (``None``: opened without a clear
     #: cause, so not raised; its resolution is not raised either)
     opened: dict[str, AlertRow | None] = field(default_factory=dict)
@@ -156,6 +160,9 @@ class Analyser:
                          covered=row.coverage_pct >= self.settings.min_coverage_pct)
         state.utilities.update(m.machine for m in machine_rows if m.allocated_share < 1)
         state.recent.append(window)
+        state.settling = self.settings.smooth_windows + 2 if not window.covered \
+            else max(state.settling - 1, 0)
+        coverage = row.coverage_pct if not state.settling else 0.0
         expected = self._expected(state, window, machine_rows)
         threshold = self.settings.thresholds.get(row.sku)
         row.threshold_co2e_per_unit_kg = threshold
@@ -166,23 +173,23 @@ class Analyser:
         smoothed, smoothed_expected = self._smoothed(state)
         alerts = [self._plant_alert(row, state, t) for t in state.detector.feed(Observation(
             row.window.start, hours * 60, smoothed if actual is not None else None,
-            smoothed_expected, threshold, row.coverage_pct))]
+            smoothed_expected, threshold, coverage))]
         reference = float(np.median(state.grids)) if state.grids else None
         state.grids.append(window.grid)
         if state.signatures and actual is not None:
             alerts += [self._grid_alert(row, state, t, reference)
                        for t in state.grid.feed(Observation(
                            row.window.start, hours * 60, window.grid, reference, None,
-                           row.coverage_pct))]
-            alerts += self._machine_alerts(row, state, hours)
+                           coverage))]
+            alerts += self._machine_alerts(row, state, hours, coverage)
             rate = self._rate(state)
             if rate:  # the baseline's rate over today's: above 1 when the line runs slower
                 alerts += [self._plant_alert(row, state, t, "throughput")
                            for t in state.rate.feed(Observation(
                                row.window.start, hours * 60, state.units_per_hour, rate, None,
-                               row.coverage_pct))]
+                               coverage))]
         if state.detector.label != "high" and not state.detector.firing \
-                and row.coverage_pct >= self.settings.min_coverage_pct:  # stops included:
+                and coverage >= self.settings.min_coverage_pct:  # stops included:
             # minutes without units are what tells idle power from energy per unit
             self._learn(state, window)
         return [a for a in alerts if a is not None]
@@ -286,7 +293,7 @@ class Analyser:
             if name == UNMETERED:
                 continue  # the rest of the site: no machine to send anyone to
             sigma_m = float(np.std(spread)) if len(spread) > 2 else 0.0
-            floor = self.settings.machine_deviation * (2 if name in state.utilities else 1)
+            floor = self.settings.machine_deviation * (2.5 if name in state.utilities else 1)
             open_m = max(floor, (self.settings.noise_sigmas + 1) * sigma_m)
             state.machines[name] = Detector(
                 f"{state.detector.key}/{name}",
@@ -346,9 +353,11 @@ class Analyser:
             cause, machine = "throughput", ""
         elif t.detector != "threshold" and (
                 (share is not None and share < self.settings.min_cause_share * 100)
-                or state.opened.get(f"machine {machine}") is not None):
-            state.opened[kind] = None  # diffuse (the unit count, not a fault: config doc), or
-            return None  # that machine's own alert is open already
+                or cause == "throughput" or state.opened.get(f"machine {machine}") is not None):
+            # diffuse (the unit count, not a fault: config doc); or the throughput rule's to
+            # raise; or that machine's own alert is open already
+            state.opened[kind] = None
+            return None
         alert = AlertRow(self.site, row.line, row.sku, t.time, t.alert_id, "firing", "warning",
                          cause, machine, t.detector, t.actual, t.expected, t.threshold, share,
                          _message(row.line, t, cause, machine, share))
@@ -370,7 +379,8 @@ class Analyser:
         state.opened["grid"] = alert
         return alert
 
-    def _machine_alerts(self, row: IntensityRow, state: _Row, hours: float) -> list:
+    def _machine_alerts(self, row: IntensityRow, state: _Row, hours: float,
+                        coverage: float) -> list:
         """Each machine's energy against its baseline (median of the last ``smooth_windows``
         ratios E / E_expected): a burner using 40 % more gas moves its line's intensity by
         3 % — lost in the line's noise, plain in the oven's."""
@@ -385,7 +395,8 @@ class Analyser:
         high = [n for n in own if medians[n] - 1 > state.machines[n].settings.deviation_open]
         # every machine high at once: the units counted (a stop, a count at a tick edge), not
         # the machines: nobody to send, so those windows do not count for them
-        coverage = 0.0 if len(own) > 2 and len(high) > len(own) / 2 else row.coverage_pct
+        if len(own) > 2 and len(high) > len(own) / 2:
+            coverage = 0.0
         out = []
         for name, median in medians.items():
             for t in state.machines[name].feed(Observation(
