@@ -189,7 +189,8 @@ class LiveRun:
 
     def _shutdown(self) -> None:
         for source in self.sources:
-            source.close()
+            if hasattr(source, "close"):  # a file given as an extra input has ended already
+                source.close()
         for thread in self._threads:
             thread.join(30)
         while True:  # what the sources handed over while closing

@@ -4,15 +4,26 @@ alerts; and the alerts' series."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+import tomllib
+import uuid
 from datetime import datetime, timezone
 
+import paho.mqtt.client as mqtt
 import pytest
 from carbonline.analysis.evaluate import run_scenario
+from carbonline.cli import main
+from carbonline.live import LiveRun
+from carbonline.plant import build_plant
 from carbonline.config import ConfigError, parse_config
 from carbonline.analysis.lmdi import Effects
 from carbonline.plugins import get_manager, hookimpl, make_manager
 from carbonline.records import AlertRow, to_ns
 from carbonline.series import as_json, fields_of, measurement_of, tag_values
+from click.testing import CliRunner
+from servers._common import free_ports
 
 MINUTE = 60 * 10**9
 
@@ -99,3 +110,47 @@ def test_a_plant_s_own_cause_analyser_answers_before_the_built_in():
                    and at("09:00") <= a.time < at("09:45") and a.detector != "threshold"]
     assert line_alerts and all(a.cause in ("recipe", "equipment") for a in line_alerts)
     assert any(a.cause == "recipe" for a in line_alerts), [a.message for a in line_alerts]
+
+
+def test_in_carbonline_run_alerts_reach_influxdb_and_mqtt(mosquitto, influxdb, influx_db,
+                                                          tmp_path):
+    """The valve-leak shift read by ``carbonline run`` (the file as an extra input) with the
+    plant's InfluxDB and broker as sinks: the leak's alert is a carbon_alert point and an MQTT
+    message on line2's alert topic, firing then resolved."""
+    site = f"s{uuid.uuid4().hex[:8]}"
+    result = CliRunner().invoke(main, [
+        "simulate", "--scenario", "valve-leak", "--duration", "5h", "--site", site,
+        "--output", str(tmp_path / "shift.lp"), "--write-config", str(tmp_path / "sim.toml")])
+    assert result.exit_code == 0, result.output
+    (port,) = free_ports(1)
+    text = (tmp_path / "sim.toml").read_text().replace(
+        "[engine]\n", '[engine]\nmachine_windows = ["1m", "15m"]\n', 1)
+    text += (f'\n[analysis]\nenabled = true\n\n[run]\nidle_timeout = "0.2s"\n\n[http]\n'
+             f'listen = "127.0.0.1:{port}"\n\n[sinks.influx]\nurl = "{influxdb.url}"\n'
+             f'database = "{influx_db}"\napi = "v1"\n\n[sinks.mqtt]\nurl = "{mosquitto.url}"\n')
+    heard: list[dict] = []
+    listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    listener.on_message = lambda c, u, m: heard.append(json.loads(m.payload))
+    listener.connect("127.0.0.1", mosquitto.port)
+    listener.subscribe(f"carbonline/{site}/line2/alert", qos=1)
+    listener.loop_start()
+    live = LiveRun(build_plant(parse_config(tomllib.loads(text))),
+                   inputs=[str(tmp_path / "shift.lp")])
+    runner = threading.Thread(target=live.run)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 60
+        while {m.get("state") for m in heard} != {"firing", "resolved"}:
+            assert time.monotonic() < deadline, heard
+            time.sleep(0.2)
+    finally:
+        live.stop()
+        runner.join(60)
+        listener.loop_stop()
+    firing_message = next(m for m in heard if m["state"] == "firing")
+    assert (firing_message["cause"], firing_message["machine"]) == ("equipment", "compressor2")
+    body = influxdb.query('SELECT "state", "machine", "alert_id" FROM "carbon_alert" WHERE '
+                          """"line" = 'line2'""", db=influx_db)
+    rows = body["results"][0]["series"][0]["values"]
+    assert {r[1] for r in rows} >= {"firing", "resolved"}
+    assert firing_message["alert_id"] in {r[3] for r in rows}
