@@ -22,21 +22,24 @@ it (``carbon_machine``, so ``[engine] machine_windows`` must hold ``1m``):
 4. **Grid**: the window's grid factor against the factor of the learning windows; more than
    ``grid_spike`` above for ``open_after_min`` is an alert of cause ``grid``, severity info,
    no machine blamed.
-6. **After a gap** (a window covered less than ``min_coverage_pct``) the next
-   ``smooth_windows`` + 2 windows are not judged either: the energy counters bridged across
-   the gap land in them, power meters' does not, and the remainder of the site meter swells.
+6. **After a gap** (a window covered less than ``min_coverage_pct``) or a stop (no good
+   units: a changeover) the next ``smooth_windows`` + 2 windows are not judged either: the
+   energy counters bridged across a gap land in them, power meters' does not, and the
+   remainder of the site meter swells; after a stop, compressors recharge the network.
 5. **Probable cause** of a plant alert, fixed when it opens: the LMDI split (:mod:`.lmdi`) of
    the change from the baseline to the last ``CAUSE_WINDOWS`` windows, at the same factors,
    through the ``carbonline_root_cause`` hook (built in: the largest effect; a plant may
    register its own).
 
-The analyser's state is not in the checkpoint: after a restart it learns again.
+With ``[run] state_dir``, every scheduled fit is versioned in ``baselines.sqlite`` there (for
+audit). The analyser's state is not in the checkpoint: after a restart it learns again.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pluggy
@@ -44,7 +47,7 @@ import pluggy
 from ..config import Analysis
 from ..plant import PlantModel
 from ..records import AlertRow, IntensityRow, MachineRow, Row
-from .baseline import Baseline, fit, nominal
+from .baseline import Baseline, BaselineStore, fit, nominal
 from .detect import Detector, Observation, Settings, Transition
 from .lmdi import Effects, Machine, Period
 
@@ -112,6 +115,8 @@ class _Row:
     #: "plant" | "grid" | "throughput" → its open alert (``None``: opened without a clear
     #: cause, so not raised; its resolution is not raised either)
     opened: dict[str, AlertRow | None] = field(default_factory=dict)
+    line: str = ""
+    sku: str = ""
 
 
 class Analyser:
@@ -134,6 +139,8 @@ class Analyser:
         self.detect_rate = replace(self.detect, deviation_open=drop, deviation_close=drop / 2,
                                    cusum_h=1e12)
         self.rows: dict[tuple[str, str], _Row] = {}
+        state_dir = plant.config.run.state_dir
+        self.store = BaselineStore(Path(state_dir) / "baselines.sqlite") if state_dir else None
 
     def process(self, rows: list[Row]) -> list[Row]:
         """The rows, 1-minute ones enriched, followed by the alert transitions they caused."""
@@ -224,7 +231,7 @@ class Analyser:
                                   Detector(f"{name}/grid", self.detect_grid),
                                   Detector(f"{name}/throughput", self.detect_rate),
                                   deque(maxlen=self.settings.history_windows),
-                                  deque(maxlen=CAUSE_WINDOWS))
+                                  deque(maxlen=CAUSE_WINDOWS), line=line, sku=sku)
         return self.rows[key]
 
     # --- baselines ----------------------------------------------------------------------------
@@ -239,13 +246,16 @@ class Analyser:
         if not state.signatures:
             if len(history) >= s.learn_windows:
                 state.signatures = self._fit(history, set(), s.learn_windows)
+                self._keep(state, state.signatures)
                 state.units_per_hour = sum(w.units for w in history) / sum(
                     w.hours for w in history)
                 state.since_fit = state.since_utility_fit = 0
                 self._tune_cusum(state)
             return
         if state.since_fit >= s.refit_windows:
-            state.signatures.update(self._fit(history, state.utilities, s.learn_windows))
+            refitted = self._fit(history, state.utilities, s.learn_windows)
+            state.signatures.update(refitted)
+            self._keep(state, refitted)
             state.since_fit = 0
             self._tune_cusum(state)
         if state.utilities and state.since_utility_fit >= s.utility_refit_windows:
@@ -253,6 +263,13 @@ class Analyser:
             state.signatures.update(self._fit(recent, None, min(len(recent), s.learn_windows),
                                               only=state.utilities))
             state.since_utility_fit = 0
+
+    def _keep(self, state: _Row, signatures: dict[str, _Signature]) -> None:
+        """Version the scheduled fits in ``<state_dir>/baselines.sqlite`` for audit (the
+        utilities' refits every few minutes are not kept: they follow the weather)."""
+        if self.store is not None:
+            for name, signature in signatures.items():
+                self.store.save(state.line, state.sku, name, signature.baseline)
 
     def _fit(self, history: list[_Window], skip: set[str] | None, min_windows: int,
              only: set[str] | None = None) -> dict[str, _Signature]:
@@ -393,9 +410,9 @@ class Analyser:
                 medians[name] = float(np.median(ratios))
         own = [n for n in medians if n not in state.utilities]
         high = [n for n in own if medians[n] - 1 > state.machines[n].settings.deviation_open]
-        # every machine high at once: the units counted (a stop, a count at a tick edge), not
-        # the machines: nobody to send, so those windows do not count for them
-        if len(own) > 2 and len(high) > len(own) / 2:
+        # several machines high at once: the units counted (a count at a tick edge, scrap),
+        # not the machines: nobody to send, so those windows do not count for them
+        if len(high) >= 2 and len(high) >= len(own) / 3:
             coverage = 0.0
         out = []
         for name, median in medians.items():
