@@ -247,8 +247,9 @@ class Analyser:
             if len(history) >= s.learn_windows:
                 state.signatures = self._fit(history, set(), s.learn_windows)
                 self._keep(state, state.signatures)
-                state.units_per_hour = sum(w.units for w in history) / sum(
-                    w.hours for w in history)
+                producing = [w for w in history if w.units > 0]  # a changeover is no rate
+                state.units_per_hour = sum(w.units for w in producing) / max(
+                    sum(w.hours for w in producing), 1e-9)
                 state.since_fit = state.since_utility_fit = 0
                 self._tune_cusum(state)
             return
@@ -315,7 +316,9 @@ class Analyser:
             state.machines[name] = Detector(
                 f"{state.detector.key}/{name}",
                 replace(self.detect, deviation_open=open_m, deviation_close=open_m / 2,
-                        cusum_h=1e12))  # steps only: a slow drift is the line CUSUM's
+                        open_after_min=max(self.detect.open_after_min - 1, 1),
+                        cusum_h=1e12))  # steps only: a slow drift is the line CUSUM's; a
+            # machine's own limit is wide enough (≥ 20 %, its noise) to open a minute sooner
         sigma = float(np.std(residuals)) if len(residuals) > 2 else 0.0
         s, z = self.detect, self.settings.noise_sigmas
         state.detector.settings = replace(
