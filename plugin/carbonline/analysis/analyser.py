@@ -316,9 +316,7 @@ class Analyser:
             state.machines[name] = Detector(
                 f"{state.detector.key}/{name}",
                 replace(self.detect, deviation_open=open_m, deviation_close=open_m / 2,
-                        open_after_min=max(self.detect.open_after_min - 1, 1),
-                        cusum_h=1e12))  # steps only: a slow drift is the line CUSUM's; a
-            # machine's own limit is wide enough (≥ 20 %, its noise) to open a minute sooner
+                        cusum_h=1e12))  # steps only: a slow drift is the line CUSUM's
         sigma = float(np.std(residuals)) if len(residuals) > 2 else 0.0
         s, z = self.detect, self.settings.noise_sigmas
         state.detector.settings = replace(
