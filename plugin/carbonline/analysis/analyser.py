@@ -247,9 +247,8 @@ class Analyser:
             if len(history) >= s.learn_windows:
                 state.signatures = self._fit(history, set(), s.learn_windows)
                 self._keep(state, state.signatures)
-                producing = [w for w in history if w.units > 0]  # a changeover is no rate
-                state.units_per_hour = sum(w.units for w in producing) / max(
-                    sum(w.hours for w in producing), 1e-9)
+                state.units_per_hour = sum(w.units for w in history) / sum(
+                    w.hours for w in history)
                 state.since_fit = state.since_utility_fit = 0
                 self._tune_cusum(state)
             return
