@@ -18,7 +18,7 @@ def start_run(config: Path, port: int, *sources: str,
     process = subprocess.Popen([sys.executable, "-m", "carbonline", "run", "--config",
                                 str(config), *args], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a restart may first drain what its session queued
     while True:
         assert process.poll() is None, process.communicate()[1]
         try:
@@ -28,5 +28,8 @@ def start_run(config: Path, port: int, *sources: str,
         done = {r["component"] for r in rows if r.get("subscribed")}
         if {f"source {url}" for url in sources} <= done:
             return process
-        assert time.monotonic() < deadline, f"carbonline run never subscribed to {sources}"
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"carbonline run never subscribed to {sources}; health "
+                                 f"{rows}; stderr {process.communicate()[1][-2000:]}")
         time.sleep(0.2)
