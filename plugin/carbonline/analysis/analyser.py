@@ -295,7 +295,8 @@ class Analyser:
     def _tune_cusum(self, state: _Row) -> None:
         """CUSUM allowance and alarm level from the row's own noise (module docstring, 3)."""
         history = list(state.history)
-        expected = [self._expected_kg(state, w) or 0.0 for w in history]
+        expected = [self._expected_kg(state, w, self._expected_kwh(state, w)) or 0.0
+                    for w in history]
         actual = [sum(w.co2e.values()) for w in history]
         n = self.settings.smooth_windows  # the residual the detector will see
         ratios = [a / e if e else np.nan for a, e in zip(actual, expected)]
@@ -328,30 +329,36 @@ class Analyser:
         return float(state.signatures[name].baseline.expected_kwh(window.hours,
                                                                   window.units)[()])
 
-    def _expected_kg(self, state: _Row, window: _Window) -> float | None:
-        """kg CO₂e the baselines expect for ``window`` at its own factors."""
+    def _expected_kwh(self, state: _Row, window: _Window) -> dict[str, float] | None:
+        """kWh each machine's baseline expects for ``window``; ``None`` while learning."""
         if not state.signatures or window.units <= 0 \
                 or not set(window.kwh) <= set(state.signatures):
             return None
-        return sum(window.factor(name, sig.factor)
-                   * float(sig.baseline.expected_kwh(window.hours, window.units)[()])
-                   for name, sig in state.signatures.items() if name in window.kwh)
+        return {name: self._expected_machine(state, window, name) for name in window.kwh}
+
+    def _expected_kg(self, state: _Row, window: _Window,
+                     kwh: dict[str, float] | None) -> float | None:
+        """kg CO₂e the baselines expect for ``window`` (``kwh`` per machine, from
+        :meth:`_expected_kwh`) at its own factors."""
+        if kwh is None:
+            return None
+        return sum(window.factor(name, state.signatures[name].factor) * e
+                   for name, e in kwh.items())
 
     def _expected(self, state: _Row, window: _Window,
                   machine_rows: list[MachineRow]) -> float | None:
         """Expected kg CO₂e/unit at today's factors (``None`` while learning); sets the
         machine rows' baseline fields."""
-        total = window.expected_kg = self._expected_kg(state, window)
+        kwh = self._expected_kwh(state, window)
+        total = window.expected_kg = self._expected_kg(state, window, kwh)
         if total is None or total <= 0:
             window.expected_kg = None
             return None
+        window.expected_kwh = kwh
         for m in machine_rows:
-            kwh = float(state.signatures[m.machine].baseline.expected_kwh(
-                window.hours, window.units)[()])
-            window.expected_kwh[m.machine] = kwh
-            m.baseline_energy_per_unit_kwh = kwh / window.units
-            if kwh > 0:
-                m.deviation_pct = (m.energy_kwh / kwh - 1) * 100
+            m.baseline_energy_per_unit_kwh = kwh[m.machine] / window.units
+            if kwh[m.machine] > 0:
+                m.deviation_pct = (m.energy_kwh / kwh[m.machine] - 1) * 100
         return total / window.units
 
     # --- alerts -------------------------------------------------------------------------------
