@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import tempfile
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,14 +27,13 @@ from pathlib import Path
 import pluggy
 
 from ..config import parse_config
-from ..engine.accumulator import Engine
-from ..plant import build_plant
-from ..records import NS_PER_S, AlertRow, to_ns
+from ..plant import PlantModel, build_plant
+from ..records import NS_PER_S, AlertRow, ReadingBatch, to_ns
+from ..replay import run_through
 from ..simulate import files
 from ..simulate.batches import batches
-from ..simulate.model import layout, simulate
+from ..simulate.model import Signals, layout, simulate
 from ..simulate.scenario import load_scenario
-from .analyser import Analyser
 
 START = to_ns(datetime(2026, 3, 2, 6, tzinfo=timezone.utc))
 ALERTING = ("equipment", "throughput", "grid")
@@ -68,19 +68,32 @@ def run_scenario(name: str, seed: int, pm: pluggy.PluginManager) -> Run:
         doc.setdefault("engine", {})["machine_windows"] = ["1m", "15m"]
         doc["analysis"] = {"enabled": True}
         model = build_plant(parse_config(doc))
-        engine = Engine(model, pm)
-        analyser = Analyser(model, model.config.analysis, pm)
-        alerts: list[AlertRow] = []
-
-        def take(rows: list) -> None:
-            alerts.extend(r for r in analyser.process(rows) if isinstance(r, AlertRow))
-
-        for batch in batches(model, signals):
-            for rows in engine.ingest_steps(batch):
-                take(rows)
-        take(engine.flush())
+        alerts = _Alerts()
+        run_through(model, [_Simulated(model, signals)], [alerts], pm=pm)
     truth = files.ground_truth(scenario, seed, START, scenario.duration)
     return score(Run(name, seed, scenario.duration / 3600, truth["events"], alerts))
+
+
+class _Simulated:
+    """The simulator as a source of :func:`carbonline.replay.run_through` (no file between)."""
+
+    name = "simulator"
+
+    def __init__(self, model: PlantModel, signals: Signals) -> None:
+        self.model, self.signals = model, signals
+
+    def read(self) -> Iterator[ReadingBatch]:
+        return batches(self.model, self.signals)
+
+
+class _Alerts(list):
+    """A sink keeping the alert transitions."""
+
+    def write(self, rows: list) -> None:
+        self.extend(r for r in rows if isinstance(r, AlertRow))
+
+    def close(self) -> None:
+        """Nothing to close: the alerts stay in the list."""
 
 
 def score(run: Run) -> Run:
