@@ -16,6 +16,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from . import __version__
 from .config import ConfigError, load_config
 from .engine.accumulator import Engine, EngineStats, FactorError
+from .grafana.cli import grafana
 from .plant import build_plant
 from .plugins import get_manager
 from .records import to_ns
@@ -468,3 +469,6 @@ def _print_stats(stats: EngineStats) -> None:
             err.print(f"  {reason.value:14} {count:>9,}  e.g. {example.detail} {example.raw}"[:300])
 
 
+
+
+main.add_command(grafana)
