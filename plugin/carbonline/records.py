@@ -124,6 +124,9 @@ class IntensityRow:
     coverage_pct: float
     order_id: str = ""
     revision: int = 1
+    #: scrapped units, for the quality rate good / (good + scrap); ``None`` when the line has
+    #: no scrap counter
+    scrap_units: float | None = None
     #: set by the analyser (1m rows of a line × SKU with a baseline; thresholds from config)
     baseline_co2e_per_unit_kg: float | None = None
     deviation_pct: float | None = None

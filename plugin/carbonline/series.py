@@ -85,6 +85,7 @@ def fields_of(row: Row) -> dict[str, Value | None]:
             "scope1_co2e_kg": _float(row.scope1_co2e_kg),
             "scope2_location_co2e_kg": _float(row.scope2_location_co2e_kg),
             "scope2_market_co2e_kg": _float(row.scope2_market_co2e_kg),
+            "scrap_units": _float(row.scrap_units),
             "threshold_co2e_per_unit_kg": _float(row.threshold_co2e_per_unit_kg),
         }
     if isinstance(row, MachineRow):

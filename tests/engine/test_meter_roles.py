@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from carbonline.records import MachineRow
+from carbonline.series import fields_of
 
 from .conftest import minute, pick, plant_of, run, batch
 
@@ -108,7 +109,30 @@ def test_total_minus_scrap_gives_good_units():
                                        ("total", 60, 110), ("scrap", 0, 0), ("scrap", 60, 10)]))
     (one,) = pick(rows, "1m")
     assert one.good_units == 100  # 110 made, 10 scrapped
+    assert one.scrap_units == 10
     assert one.co2e_per_unit_kg == pytest.approx(1 * 0.5 / 100)  # 1 kWh × 0.5 / 100 units
+
+
+def test_a_good_counter_beside_a_scrap_counter_is_not_reduced_again():
+    # the good-unit counter counts good units already; the scrap counter is for the quality
+    # rate (good / (good + scrap) = 100 / 110), not to be subtracted a second time
+    plant = plant_of([
+        {"id": "p", "role": "power", "machine": "m_l1", "unit": "kW"},
+        {"id": "good", "role": "units_counter", "line": "l1"},
+        {"id": "scrap", "role": "scrap_counter", "line": "l1"},
+    ])
+    rows, _ = run(plant, batch(plant, [("p", 0, 60), ("p", 60, 60), ("good", 0, 0),
+                                       ("good", 60, 100), ("scrap", 0, 0), ("scrap", 60, 10)]))
+    (one,) = pick(rows, "1m")
+    assert (one.good_units, one.scrap_units) == (100, 10)
+    assert fields_of(one)["scrap_units"] == 10.0
+
+
+def test_a_line_without_a_scrap_counter_writes_no_scrap_field(counter_plant):
+    rows, _ = run(counter_plant, batch(counter_plant, [("e", 0, 1), ("e", 60, 2), ("u", 0, 0),
+                                                       ("u", 60, 10)]))
+    (one,) = pick(rows, "1m")
+    assert one.scrap_units is None and fields_of(one)["scrap_units"] is None
 
 
 @pytest.mark.parametrize("gwp, kg_co2e", [

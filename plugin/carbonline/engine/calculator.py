@@ -6,7 +6,8 @@ For each bin (base interval) the calculator turns the metered amounts into:
   multiplied per bin, i.e. at the finer of reading and factor resolution down to the base
   resolution, then summed by the windows;
 - fuel in its unit × net calorific value (kWh) and × its emission factor (kg CO₂e, Scope 1);
-- good units (a good-unit counter, or a total counter minus a scrap counter);
+- good units (a good-unit counter, or a total counter minus a scrap counter) and scrap units
+  (a scrap counter: the quality rate);
 - shared utilities and the site meter's unmetered remainder allocated to lines by their key.
 
 The result is two small tables per batch of bins, one row per (bin, line) and one per (bin,
@@ -23,7 +24,7 @@ from ..plant import ROLE, PlantModel
 from ..records import NS_PER_S, to_ns
 from .allocation import allocation_weights
 
-#: Columns of a line result: energies kWh, emissions kg CO₂e, units, coverage ns.
+#: Columns of a line result: energies kWh, emissions kg CO₂e, good and scrap units, coverage ns.
 LINE_COLUMNS = (
     "electricity_kwh",
     "fuel_kwh",
@@ -31,6 +32,7 @@ LINE_COLUMNS = (
     "scope2_location_co2e_kg",
     "scope2_market_co2e_kg",
     "good_units",
+    "scrap_units",
     "covered_ns",
 )
 #: Columns of a machine result: energy kWh, kg CO₂e, and the machine's whole energy in the bin
@@ -111,6 +113,11 @@ class Calculator:
         self.unit_sign = np.zeros(len(plant.meters))  # good units: +1 good/total, -1 scrap
         for code, sign in _UNIT_SIGN.items():
             self.unit_sign[plant.role == code] = sign
+        # a line with a good-unit counter has its scrap taken off already: its scrap counter
+        # only tells the quality rate (subtracting it again undercounts every scrapped unit)
+        self.scrap = plant.role == ROLE["scrap_counter"]
+        counted = np.unique(plant.line[(plant.role == ROLE["units_counter"]) & (plant.line >= 0)])
+        self.unit_sign[self.scrap & np.isin(plant.line, counted)] = 0.0
         # per machine: 1 in its own line's column (shared machines have none)
         self.own = plant.machine_line >= 0
         self.own_line = np.zeros((self.n_machines, self.n_lines))
@@ -154,6 +161,8 @@ class Calculator:
         scope1 = dense(sub & fuel, machine, self.n_machines, cells.amount * plant.fuel_co2e[cells.meter])
         sign = self.unit_sign[cells.meter]
         units = dense(sign != 0, plant.line[cells.meter], self.n_lines, cells.amount * sign)
+        scrap = dense(self.scrap[cells.meter], plant.line[cells.meter], self.n_lines,
+                      cells.amount)
         covered = np.zeros((nb, self.n_lines))
         for li in range(self.n_lines):
             mask = self.counts_for_line[cells.meter, li]
@@ -189,6 +198,7 @@ class Calculator:
                 line_elec * ef_location[:, None],
                 line_elec * ef_market[:, None],
                 units,
+                scrap,
                 covered,
             ],
             axis=2,

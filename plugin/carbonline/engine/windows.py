@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..plant import UNMETERED, PlantModel
+from ..plant import ROLE, UNMETERED, PlantModel
 from ..records import FactorRow, IntensityRow, MachineRow, Row, Window
 from .calculator import LINE_COLUMNS, BinResults
 from .calendar import OFF, Segments, SiteCalendar
@@ -67,6 +67,7 @@ class WindowBook:
         self.factor_at = factor_at
         self.factor_rows = factor_rows
         self.n_cov = n_coverage_meters
+        self._scrap_lines = {int(li) for li in plant.line[plant.role == ROLE["scrap_counter"]]}
         self.calendar = SiteCalendar(plant.config.shifts, plant.config.site.timezone)
         self.fixed = {name: s * 1_000_000_000 for name, s in plant.config.window_sizes.items()}
         # shift windows exist when the plant has a shift calendar
@@ -248,12 +249,13 @@ class WindowBook:
                 allocated_share=energy / machine_energy if machine_energy else 1.0,
                 revision=agg.revision,
             )
-        elec, fuel, s1, s2l, s2m, units, covered = values
+        elec, fuel, s1, s2l, s2m, units, scrap, covered = values
         order_id = self.timelines.order_names[self._order_code(agg)] if agg.kind == ORDER else ""
         return IntensityRow(
             site=plant.site, line=line, sku=sku, shift=agg.shift, window=window,
             electricity_kwh=elec, fuel_kwh=fuel, scope1_co2e_kg=s1,
             scope2_location_co2e_kg=s2l, scope2_market_co2e_kg=s2m, good_units=units,
+            scrap_units=scrap if agg.line in self._scrap_lines else None,
             grid_factor_kg_per_kwh=s2l / elec if elec > 0 else self.factor_at(agg.start),
             coverage_pct=self._coverage(agg, covered), order_id=order_id, revision=agg.revision,
         )
