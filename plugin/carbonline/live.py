@@ -146,17 +146,26 @@ class LiveRun:
             while not self._stop.is_set():
                 self._step()
                 if time.monotonic() >= next_health:
-                    self._emit(self.health())
+                    self.write_health()
                     next_health += run.health_interval
                 if self.store is not None and time.monotonic() >= next_checkpoint:
                     self.store.checkpoint(self.engine)
                     next_checkpoint = time.monotonic() + run.checkpoint_interval
         finally:
-            self._shutdown()
+            self.close()
         return self.summary
 
     def stop(self) -> None:
         self._stop.set()
+
+    def feed(self, source, batch: ReadingBatch) -> None:
+        """One batch of ``source`` into the engine now, without the loop (an embedding that
+        keeps its own clock, e.g. a test seeding a database minute by minute)."""
+        self._take([(source, batch)])
+
+    def write_health(self) -> None:
+        """``carbonline_health`` rows as of the wall clock, to every sink."""
+        self._emit(self.health())
 
     def _pump(self, source) -> None:
         """A source's thread: its batches into the queue until it ends. A source that fails
@@ -187,7 +196,9 @@ class LiveRun:
             time.sleep(0.01)
         self._http_thread = thread
 
-    def _shutdown(self) -> None:
+    def close(self) -> None:
+        """Close the sources, take what they handed over, close the windows (or checkpoint
+        them), write the last health rows and close the sinks."""
         for source in self.sources:
             if hasattr(source, "close"):  # a file given as an extra input has ended already
                 source.close()
@@ -206,7 +217,7 @@ class LiveRun:
             self.store.close()
         else:
             self._emit(self.engine.flush())
-        self._emit(self.health())
+        self.write_health()
         for sink in self.sinks:
             sink.close()
         if self._server is not None:
