@@ -5,4 +5,4 @@ can ask for ``influxdb``, ``influx_db``, ``mosquitto``, ``victoria``, ``opcua_se
 """
 
 pytest_plugins = ["servers.influxdb", "servers.mosquitto", "servers.victoria", "servers.opcua",
-                  "servers.nodered"]
+                  "servers.nodered", "servers.grafana_stub"]
