@@ -670,7 +670,7 @@ class Analysis(_Strict):
         "rise is spread over every machine alike (fewer good units counted than made), not a "
         "fault: no alert")
     throughput_drop: float = Field(
-        0.3, gt=0, lt=1, description="good units per hour this far below the baseline's "
+        0.35, gt=0, lt=1, description="good units per hour this far below the baseline's "
         "(relative) is a throughput alert")
     min_coverage_pct: float = Field(
         90, ge=0, le=100, description="windows covered less are data_quality: never alert")
