@@ -60,6 +60,28 @@ def test_a_grid_spike_blames_the_grid_and_no_machine():
     assert all((a.cause, a.machine, a.severity) == ("grid", "", "info") for a in during)
 
 
+def test_a_half_speed_shift_is_throughput_and_no_machine_is_blamed():
+    # line2 at half speed 14:00–22:00: its compressor draws what it draws at full speed (air
+    # demand follows running time), so per unit it "uses" twice as much — the slower rate's
+    # doing, not the compressor's
+    run = run_scenario("low-throughput-shift", 2, get_manager())
+    during = [a for a in firing(run.alerts) if a.line == "line2" and a.time >= at("14:00")]
+    assert during and during[0].cause == "throughput" and during[0].machine == ""
+    assert during[0].time + MINUTE - at("14:00") <= 5 * MINUTE
+    assert not [a for a in during if a.cause == "equipment"]
+
+
+def test_a_burst_of_scrap_is_not_a_machine_using_more_energy(tmp_path):
+    # machines draw energy for every unit they make: judged per good unit, a few scrapped
+    # units in a row made a filler "use" 40 % more. This day (seed 3) has such a burst on
+    # line3, which raised a filler3 alert while baselines counted good units only
+    scenario = tmp_path / "day.toml"
+    scenario.write_text('name = "day"\ndescription = "an ordinary day"\nduration = "1d"\n'
+                        'events = []\n')
+    run = run_scenario(str(scenario), 3, get_manager())
+    assert firing(run.alerts) == []
+
+
 def test_two_faults_on_two_lines_at_once_give_two_right_alerts(tmp_path):
     scenario = tmp_path / "two.toml"
     scenario.write_text('name = "two"\ndescription = "a leak on line1, a burner on line3"\n'
