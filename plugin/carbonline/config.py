@@ -442,6 +442,13 @@ class MqttSink(MqttBroker):
         "(the retained message of a line is the last one)")
     retain: bool = True
     qos: Literal[0, 1, 2] = 1
+    request_topic: str | None = Field(
+        None, description="MQTT request/response (the HTTP API's questions for flows that "
+        "prefer MQTT): requests are taken on this filter; default "
+        "<prefix>/<site>/request/#; empty string turns it off")
+    response_prefix: str | None = Field(
+        None, description="answers to MQTT 3.1.1 requests (no Response Topic) go to "
+        "<response_prefix>/<correlation_id>; default <prefix>/<site>/response")
 
 
 class HistorianSeries(InfluxServer):
@@ -594,9 +601,14 @@ class Sinks(_Strict):
 
 
 class Http(_Strict):
-    """The one HTTP app of ``carbonline run`` (InfluxDB subscription endpoint; later the API)."""
+    """The one HTTP app of ``carbonline run``: the InfluxDB subscription endpoint, the
+    ``/api/v1`` API, ``/health`` and ``/metrics``."""
 
     listen: str = Field("127.0.0.1:8787", pattern=r"^\S+:\d+$")
+    token: str | None = Field(
+        None, min_length=1, description="the bearer token the /api/v1 routes require "
+        "(Authorization: Bearer …); write it as \"${CARBONLINE_API_TOKEN}\", never literally; "
+        "without it the API is open to whoever reaches [http] listen")
 
 
 class Run(_Strict):

@@ -16,8 +16,13 @@ What the loop adds to a replay, because a plant is not a file:
   component goes to every sink: the engine's accepted and rejected counts by reason, each
   source's and sink's own counters and queue depth, and per line the age of its newest reading
   (seconds, wall clock minus event time).
-- **One HTTP app** (FastAPI on uvicorn at ``[http] listen``): ``/health`` and the routers
-  sources bring (the InfluxDB subscription endpoint).
+- **One HTTP app** (FastAPI on uvicorn at ``[http] listen``): the ``/api/v1`` API
+  (:mod:`carbonline.api`) answered from an in-memory view of the rows the run emits
+  (:class:`~carbonline.api.view.RecentRows`, fed before the sinks, so a flow that hears of a
+  finished order on MQTT finds it in the API) and the history store; ``POST
+  /api/v1/readings`` is a source of the run like any other; ``/health``, ``/metrics`` and the
+  routers sources bring (the InfluxDB subscription endpoint). The MQTT publisher answers the
+  same questions as MQTT requests (:mod:`carbonline.api.requests`).
 
 Stopping (``stop()``, SIGINT/SIGTERM in the CLI) closes the sources, takes what they still
 hand over, closes every window (partial windows are written with their ``coverage_pct``) and
@@ -34,6 +39,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pluggy
@@ -41,6 +47,10 @@ import uvicorn
 
 from .analysis.analyser import analyser_for
 from .api.app import create_app
+from .api.context import ApiContext
+from .api.ingest import HttpReadings
+from .api.requests import answer
+from .api.view import RecentRows
 from .config import PlantConfig
 from .engine.accumulator import Engine
 from .engine.increments import NO_TIME
@@ -102,6 +112,8 @@ class LiveRun:
             raise ValueError("nowhere to write: configure [sinks.influx] or [sinks.mqtt], or "
                              "give --output")
         self.sources = open_sources(plant, inputs, pm)
+        #: readings posted to the API: a source of the run beside ``sources`` (the inputs)
+        self.http_readings = HttpReadings(plant, f"http://{config.http.listen}/api/v1/readings")
         self.sinks = open_sinks(plant, outputs, pm)
         self.store = StateStore(config.run.state_dir, plant) if config.run.state_dir else None
         restored, self._backlog = (self.store.restore(pm, time.time_ns) if self.store
@@ -122,8 +134,19 @@ class LiveRun:
         self._newest = np.full(len(plant.lines), NO_TIME, dtype=np.int64)  # per line, ns
         self.latest_health: list[HealthRow] = []
         self._stopped: dict[str, int] = {}  # sources whose read() failed or ended early
-        self.app = create_app([s.router for s in self.sources if hasattr(s, "router")],
-                              lambda: self.latest_health)
+        #: the rows the API answers from memory (the newest windows, orders, open alerts)
+        self.view = RecentRows()
+        api = ApiContext.for_run(plant, self.view, pm)
+        for sink in self.sinks:  # the MQTT publisher answers requests on its own connection
+            if hasattr(sink, "serve_requests"):
+                sink.serve_requests(partial(answer, api))
+        self.app = create_app([s.router for s in self._every_source if hasattr(s, "router")],
+                              lambda: self.latest_health, api, config.http.token)
+
+    @property
+    def _every_source(self) -> list:
+        """The inputs' sources and the HTTP API's readings."""
+        return [*self.sources, self.http_readings]
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -134,7 +157,7 @@ class LiveRun:
             for rows in self.engine.ingest_steps(batch):
                 self._emit(rows)
         self._backlog = []
-        for source in self.sources:
+        for source in self._every_source:
             thread = threading.Thread(target=self._pump, args=(source,), daemon=True,
                                       name=f"source {source.name}")
             thread.start()
@@ -199,7 +222,7 @@ class LiveRun:
     def close(self) -> None:
         """Close the sources, take what they handed over, close the windows (or checkpoint
         them), write the last health rows and close the sinks."""
-        for source in self.sources:
+        for source in self._every_source:
             if hasattr(source, "close"):  # a file given as an extra input has ended already
                 source.close()
         for thread in self._threads:
@@ -282,6 +305,7 @@ class LiveRun:
             return
         if self.analyser is not None:
             rows = self.analyser.process(rows)
+        self.view.take(rows)  # before the sinks: what a flow hears of, the API knows
         for sink in self.sinks:
             try:
                 sink.write(rows)
@@ -306,7 +330,7 @@ class LiveRun:
         }
         engine_fields.update({f"rejected_{r.value}": stats.rejected[r] for r in Reason})
         rows = [HealthRow(stamp, site, "engine", engine_fields)]
-        parts = [("source", p) for p in self.sources] + [("sink", p) for p in self.sinks]
+        parts = [("source", p) for p in self._every_source] + [("sink", p) for p in self.sinks]
         for kind, part in parts:
             fields: dict[str, int | float] = {k: int(v) for k, v in
                                               getattr(part, "counters", {}).items()}

@@ -15,6 +15,17 @@ Payloads are JSON objects with the series' tags and fields (design brief §3; un
 names: kWh, kg CO₂e, kg/unit) and ``time``, the window start in RFC 3339. A revised window is
 published again with its higher ``revision``. Messages go out at QoS 1 by default; while the
 broker is unreachable paho keeps them in memory and sends them on reconnect.
+
+**Requests.** In ``carbonline run`` the same connection also answers the HTTP API's questions
+asked over MQTT (:mod:`carbonline.api.requests`: one publisher, one client id, whatever the
+broker's ACL grants it): it subscribes ``request_topic`` (default
+``<prefix>/<site>/request/#``, again after every reconnect) and publishes each answer at QoS 1
+on the request's MQTT 5 Response Topic with its Correlation Data, or — an MQTT 3.1.1 client
+has neither — on ``<response_prefix>/<correlation_id>`` (default
+``<prefix>/<site>/response``) when the request holds a ``correlation_id``. A request that
+names no way back is counted as ``requests_unanswerable`` and logged. Answers are worked out
+in ``REQUEST_WORKERS`` threads of their own, so a slow InfluxDB query never holds up paho's
+network thread (and the results it publishes).
 """
 
 from __future__ import annotations
@@ -24,9 +35,12 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from ..config import MqttSink, settings_for
 from ..plant import PlantModel
@@ -36,6 +50,9 @@ from ..series import as_json
 from ..sources.mqtt import client_id_for, connect_client
 
 log = logging.getLogger(__name__)
+
+#: Threads answering MQTT requests (an InfluxDB query each, at most).
+REQUEST_WORKERS = 2
 
 
 @hookimpl
@@ -62,6 +79,11 @@ class MqttPublisher:
         self._lock = threading.Lock()
         self._pending: set[int] = set()  # message ids the broker has not acknowledged
         self._early: set[int] = set()  # acknowledged before publish() returned its id
+        self._answer: Callable[[bytes], dict] | None = None
+        self._workers: ThreadPoolExecutor | None = None
+        self.request_topic = (f"{self.site_topic}/request/#" if settings.request_topic is None
+                              else settings.request_topic)
+        self.response_prefix = settings.response_prefix or f"{self.site_topic}/response"
         self._client = connect_client(settings, client_id_for(plant.site, "-sink"), False)
         self._client.on_publish = self._on_publish
 
@@ -76,11 +98,69 @@ class MqttPublisher:
                                         retain=retain and self.settings.retain)
             self.counters["published"] += 1
             if self.settings.qos:  # QoS 0 is fire and forget: nothing to wait for
-                with self._lock:
-                    if info.mid in self._early:
-                        self._early.discard(info.mid)
-                    else:
-                        self._pending.add(info.mid)
+                self._track(info.mid)
+
+    def _track(self, mid: int) -> None:
+        """Count ``mid`` as pending until the broker acknowledges it."""
+        with self._lock:
+            if mid in self._early:
+                self._early.discard(mid)
+            else:
+                self._pending.add(mid)
+
+    # --- MQTT request/response ---------------------------------------------------------------
+
+    def serve_requests(self, answer: Callable[[bytes], dict]) -> None:
+        """Answer requests on :attr:`request_topic` with ``answer`` (a request payload → the
+        response object); an empty ``request_topic`` leaves requests off."""
+        if not self.request_topic:
+            return
+        self._answer = answer
+        self._workers = ThreadPoolExecutor(REQUEST_WORKERS, thread_name_prefix="mqtt-request")
+        self._client.message_callback_add(self.request_topic, self._on_request)
+        self._client.on_connect = self._on_connect
+        if self._client.is_connected():  # connected before on_connect was set
+            self._subscribe()
+
+    def _subscribe(self) -> None:
+        self._client.subscribe(self.request_topic, qos=1)
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object,
+                    reason_code: mqtt.ReasonCode, properties: object) -> None:
+        if not reason_code.is_failure:  # a clean session: subscribe again at every connect
+            self._subscribe()
+
+    def _on_request(self, client: mqtt.Client, userdata: object,
+                    message: mqtt.MQTTMessage) -> None:
+        """paho's network thread: hand the request to a worker."""
+        self.counters["requests"] += 1
+        if self._workers is not None:
+            self._workers.submit(self._respond, message)
+
+    def _respond(self, message: mqtt.MQTTMessage) -> None:
+        assert self._answer is not None
+        try:
+            response = self._answer(message.payload)
+        except Exception:  # noqa: BLE001 - a bug in one answer must not end the worker
+            log.exception("MQTT request on %s could not be answered", message.topic)
+            response = {"status": 500, "error": "internal error; see carbonline's log"}
+        properties = Properties(PacketTypes.PUBLISH)
+        topic = getattr(message.properties, "ResponseTopic", None)
+        correlation = getattr(message.properties, "CorrelationData", None)
+        if correlation is not None:
+            properties.CorrelationData = correlation
+        if not topic:
+            topic = _response_topic(self.response_prefix, response.get("correlation_id"))
+        if topic is None:
+            self.counters["requests_unanswerable"] += 1
+            log.warning("MQTT request on %s has no Response Topic and no usable "
+                        "correlation_id: not answered", message.topic)
+            return
+        if response["status"] >= 400:
+            self.counters["request_errors"] += 1
+        info = self._client.publish(topic, json.dumps(response), qos=1,
+                                    properties=properties)
+        self._track(info.mid)
 
     def _topic(self, row: Row) -> tuple[str, bool] | None:
         """Where a row goes and whether it is retained; ``None``: not published."""
@@ -119,8 +199,20 @@ class MqttPublisher:
         deadline = time.monotonic() + 10
         while self.queue_depth and time.monotonic() < deadline:
             time.sleep(0.01)
+        if self._workers is not None:
+            self._workers.shutdown(cancel_futures=True)
         if self.queue_depth:
             log.error("MQTT %s: %d messages not delivered at close", self.name,
                       self.queue_depth)
         self._client.disconnect()
         self._client.loop_stop()
+
+
+def _response_topic(prefix: str, correlation_id: object) -> str | None:
+    """``<prefix>/<correlation_id>`` for an MQTT 3.1.1 request; ``None`` when the id is
+    missing or not usable in a topic (wildcards, an empty level)."""
+    if not isinstance(correlation_id, str) or not correlation_id:
+        return None
+    if any(c in correlation_id for c in "+#\0") or "" in correlation_id.split("/"):
+        return None
+    return f"{prefix}/{correlation_id}"
