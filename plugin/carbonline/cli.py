@@ -17,6 +17,7 @@ from . import __version__
 from .config import ConfigError, load_config
 from .engine.accumulator import Engine, EngineStats, FactorError
 from .grafana.cli import grafana
+from .nodered.cli import node_red
 from .plant import build_plant
 from .plugins import get_manager
 from .records import to_ns
@@ -472,3 +473,4 @@ def _print_stats(stats: EngineStats) -> None:
 
 
 main.add_command(grafana)
+main.add_command(node_red)

@@ -9,6 +9,7 @@ start gets its own copy in a temp dir (stack notes).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -24,13 +25,13 @@ import pytest
 from ._common import cache_dir, free_ports, stop, wait_until
 
 VERSION = "4.1"
-SETTINGS = """module.exports = {
+SETTINGS = """module.exports = {{
   flowFile: 'flows.json',
   uiHost: '127.0.0.1',
-  logging: { console: { level: 'warn', metrics: false, audit: false } },
-  editorTheme: { tours: false },
-  telemetry: { enabled: false },
-};
+  logging: {{ console: {{ level: 'warn', metrics: false, audit: false }} }},
+  editorTheme: {{ tours: false }},
+  telemetry: {{ enabled: false }},{nodes_dir}
+}};
 """
 
 
@@ -63,18 +64,48 @@ def node_red_binary() -> Path:
     return binary
 
 
+def node_packages(package_json: Path) -> Path:
+    """A directory whose ``node_modules`` holds the node packages ``package_json`` depends on
+    (pinned there), for Node-RED's ``nodesDir``. npm installs them once per distinct
+    package.json into the cache (keyed by its hash, through a temp dir renamed into place), so
+    the plant's nodes (OPC UA, e-mail…) come from the project's own file, never by hand."""
+    text = package_json.read_bytes()
+    target = cache_dir() / f"node-red-nodes-{hashlib.sha256(text).hexdigest()[:12]}"
+    if (target / "node_modules").is_dir():
+        return target
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("Node-RED's node packages need npm (Debian: apt-get install npm)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".node-red-nodes-") as tmp:
+        (Path(tmp) / "package.json").write_bytes(text)
+        result = subprocess.run([npm, "install", "--omit=dev", "--no-audit", "--no-fund",
+                                 "--loglevel=error"], cwd=tmp, capture_output=True, text=True)
+        if result.returncode:
+            raise RuntimeError(f"npm install of {package_json} failed:\n{result.stderr}")
+        shutil.rmtree(target, ignore_errors=True)
+        Path(tmp).rename(target)
+        Path(tmp).mkdir()  # for TemporaryDirectory's clean-up
+    return target
+
+
 class NodeRed:
     """A Node-RED with its user dir, settings, flows file and log under ``root``: ``url``, its
     Admin API for the few calls tests need, and ``stop()``/``start()``, which keep the port
-    and the deployed flows (an outage of the plant's Node-RED)."""
+    and the deployed flows (an outage of the plant's Node-RED). ``env`` is added to its
+    process environment (flows read URLs and credentials from there); ``nodes_dir`` (from
+    :func:`node_packages`) holds extra node packages."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, env: dict[str, str] | None = None,
+                 nodes_dir: Path | None = None) -> None:
         self.root = root
         (self.port,) = free_ports(1)
         self.url = f"http://127.0.0.1:{self.port}"
         self.http = httpx.Client(base_url=self.url, timeout=30)
         self.process: subprocess.Popen | None = None
-        (root / "settings.js").write_text(SETTINGS)
+        self.env = env or {}
+        extra = f"\n  nodesDir: {json.dumps(str(nodes_dir))}," if nodes_dir else ""
+        (root / "settings.js").write_text(SETTINGS.format(nodes_dir=extra))
         (root / "flows.json").write_text(json.dumps([]))
 
     def start(self) -> None:
@@ -84,7 +115,8 @@ class NodeRed:
             self.process = subprocess.Popen(
                 [str(binary), "-s", str(self.root / "settings.js"), "-u", str(self.root),
                  "-p", str(self.port), str(self.root / "flows.json")], stdout=out,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env})
         wait_until(lambda: self.http.get("/flows").status_code == 200, self.process, log,
                    f"node-red ({binary})", timeout=60)
 
@@ -105,10 +137,11 @@ class NodeRed:
 
 
 @contextmanager
-def node_red_on(root: Path) -> Iterator[NodeRed]:
+def node_red_on(root: Path, env: dict[str, str] | None = None,
+                nodes_dir: Path | None = None) -> Iterator[NodeRed]:
     """A Node-RED with no flows under ``root``, stopped on exit. The benchmark runs one too,
-    beside carbonline."""
-    server = NodeRed(root)
+    beside carbonline; the flow tests give theirs ``env`` and ``nodes_dir``."""
+    server = NodeRed(root, env, nodes_dir)
     try:
         server.start()
         yield server

@@ -1,0 +1,1 @@
+"""carbonline's Node-RED flows in a plant's Node-RED: ``carbonline node-red deploy``."""
