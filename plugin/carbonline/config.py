@@ -675,8 +675,9 @@ class Analysis(_Strict):
         "noisier than one making 300)")
     machine_deviation: float = Field(
         0.2, gt=0, description="a machine using this much more energy than its baseline "
-        "expects for the units made (relative; at least noise_sigmas of its own noise) is an "
-        "equipment alert")
+        "expects for the units made (relative; at least noise_sigmas of its own noise; twice "
+        "this for a shared utility, whose share of a line moves with the other lines' units) "
+        "is an equipment alert")
     min_cause_share: float = Field(
         0.5, ge=0, le=1, description="a deviation whose largest cause explains less of the "
         "rise is spread over every machine alike (fewer good units counted than made), not a "

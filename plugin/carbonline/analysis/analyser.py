@@ -366,12 +366,13 @@ class Analyser:
             if name == UNMETERED:
                 continue  # the rest of the site: no machine to send anyone to
             sigma_m = float(np.std(spread)) if len(spread) > 2 else 0.0
-            floor = self.settings.machine_deviation * (2.5 if name in state.utilities else 1)
+            # a shared utility's share of a line also moves with the other lines' units
+            floor = self.settings.machine_deviation * (2 if name in state.utilities else 1)
             open_m = max(floor, (self.settings.noise_sigmas + 1) * sigma_m)
-            state.machines[name] = Detector(
-                f"{state.detector.key}/{name}",
+            state.machines[name] = Detector(  # steps only: a slow drift is the line CUSUM's;
+                f"{state.detector.key}/{name}",  # a sum over minutes already: one less to wait
                 replace(self.detect, deviation_open=open_m, deviation_close=open_m / 2,
-                        cusum_h=1e12))  # steps only: a slow drift is the line CUSUM's
+                        cusum_h=1e12, open_after_min=self.detect_rate.open_after_min))
         sigma = float(np.std(residuals)) if len(residuals) > 2 else 0.0
         s, z = self.detect, self.settings.noise_sigmas
         state.detector.settings = replace(
