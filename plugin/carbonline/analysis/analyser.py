@@ -528,7 +528,8 @@ class Analyser:
             + (f", {row.deviation_pct:+.0f} % vs baseline {row.baseline_co2e_per_unit_kg:.2f}"
                if row.deviation_pct is not None else "")
             + f"; {machine} uses {(t.actual - 1) * 100:.0f} % more energy than its baseline "
-              "for these units")
+              "for these units"
+            + (f" ({shares:.0f} % of the rise)" if shares is not None and shares > 0 else ""))
         state.opened[kind] = alert
         return alert
 
