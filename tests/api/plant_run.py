@@ -137,6 +137,18 @@ def serve(mosquitto, influxdb, state_dir: Path | None = None) -> Iterator[Served
     assert not runner.is_alive(), "the run did not stop"
 
 
+@contextmanager
+def served_with_order(mosquitto, influxdb) -> Iterator[Served]:
+    """:func:`serve`, fed minutes 0–17 over HTTP, once order A-2 has ended: a run with closed
+    windows and a finished order, so answers have bodies to check."""
+    with serve(mosquitto, influxdb) as served:
+        response = httpx.post(f"{served.url}/api/v1/readings",
+                              json={"readings": minutes(served.t0, 0, 17)},
+                              headers=served.headers, timeout=30)
+        assert response.status_code == 202, response.text
+        wait_for(lambda: served.live.view.order("A-2"), "order A-2 to end")
+        yield served
+
 def _answers(url: str) -> bool:
     try:
         return httpx.get(url, timeout=2).status_code == 200

@@ -6,26 +6,20 @@ input must be refused with a 4xx, and nothing may be a 5xx."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
-from api.plant_run import MINUTE, minute_sums, minutes, serve, wait_for
+from api.plant_run import MINUTE, minute_sums, served_with_order, wait_for
 
 
 @pytest.fixture(scope="module")
 def served(mosquitto, influxdb):
     """A run of its own (generated readings must not touch the other tests' numbers), with
     some closed windows and a finished order, so answers have bodies to check."""
-    with serve(mosquitto, influxdb) as served:
-        response = httpx.post(f"{served.url}/api/v1/readings",
-                              json={"readings": minutes(served.t0, 0, 17)},
-                              headers=served.headers, timeout=30)
-        assert response.status_code == 202, response.text
-        wait_for(lambda: served.live.view.order("A-2"), "order A-2 to end")
+    with served_with_order(mosquitto, influxdb) as served:
         wait_for(lambda: minute_sums(influxdb, served, served.t0,
                                      served.t0 + 17 * MINUTE)["count"] == 17, "17 minutes")
         yield served

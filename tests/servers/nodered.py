@@ -48,19 +48,7 @@ def node_red_binary() -> Path:
     binary = target / "node_modules" / ".bin" / "node-red"
     if binary.exists():
         return binary
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError("Node-RED needs Node.js and npm (Debian: apt-get install nodejs npm)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".node-red-") as tmp:
-        result = subprocess.run([npm, "install", "--prefix", tmp, f"node-red@{VERSION}",
-                                 "--no-audit", "--no-fund", "--loglevel=error"],
-                                capture_output=True, text=True)
-        if result.returncode:
-            raise RuntimeError(f"npm install node-red@{VERSION} failed:\n{result.stderr}")
-        shutil.rmtree(target, ignore_errors=True)
-        Path(tmp).rename(target)
-        Path(tmp).mkdir()  # for TemporaryDirectory's clean-up
+    _npm_install(target, ["--prefix", "{dir}", f"node-red@{VERSION}"], f"node-red@{VERSION}")
     return binary
 
 
@@ -73,20 +61,30 @@ def node_packages(package_json: Path) -> Path:
     target = cache_dir() / f"node-red-nodes-{hashlib.sha256(text).hexdigest()[:12]}"
     if (target / "node_modules").is_dir():
         return target
+    _npm_install(target, ["--omit=dev"], str(package_json), package_json=text)
+    return target
+
+
+def _npm_install(target: Path, args: list[str], what: str, package_json: bytes | None = None
+                 ) -> None:
+    """``npm install args`` into a temp dir beside ``target`` (``{dir}`` in ``args`` stands for
+    it; ``package_json`` is written there first), renamed into place once complete, so an
+    interrupted install never leaves a half-filled cache."""
     npm = shutil.which("npm")
     if npm is None:
-        raise RuntimeError("Node-RED's node packages need npm (Debian: apt-get install npm)")
+        raise RuntimeError(f"{what} needs Node.js and npm (Debian: apt-get install nodejs npm)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".node-red-nodes-") as tmp:
-        (Path(tmp) / "package.json").write_bytes(text)
-        result = subprocess.run([npm, "install", "--omit=dev", "--no-audit", "--no-fund",
-                                 "--loglevel=error"], cwd=tmp, capture_output=True, text=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
+        if package_json is not None:
+            (Path(tmp) / "package.json").write_bytes(package_json)
+        result = subprocess.run([npm, "install", *(a.format(dir=tmp) for a in args),
+                                 "--no-audit", "--no-fund", "--loglevel=error"],
+                                cwd=tmp, capture_output=True, text=True)
         if result.returncode:
-            raise RuntimeError(f"npm install of {package_json} failed:\n{result.stderr}")
+            raise RuntimeError(f"npm install of {what} failed:\n{result.stderr}")
         shutil.rmtree(target, ignore_errors=True)
         Path(tmp).rename(target)
         Path(tmp).mkdir()  # for TemporaryDirectory's clean-up
-    return target
 
 
 class NodeRed:

@@ -18,18 +18,13 @@ from paho.mqtt.properties import Properties
 from carbonline.series import rfc3339
 from carbonline.sinks.mqtt import MqttPublisher
 
-from api.plant_run import MINUTE, minutes, serve, wait_for
+from api.plant_run import MINUTE, served_with_order, wait_for
 
 
 @pytest.fixture(scope="module")
 def served(mosquitto, influxdb):
     """A run fed 18 minutes over HTTP, once order A-2 has ended."""
-    with serve(mosquitto, influxdb) as served:
-        response = httpx.post(f"{served.url}/api/v1/readings",
-                              json={"readings": minutes(served.t0, 0, 17)},
-                              headers=served.headers, timeout=30)
-        assert response.status_code == 202, response.text
-        wait_for(lambda: served.live.view.order("A-2"), "order A-2 to end")
+    with served_with_order(mosquitto, influxdb) as served:
         yield served
 
 
