@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import datetime, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -699,6 +699,94 @@ class Analysis(_Strict):
         "whatever the baseline (written as threshold_co2e_per_unit_kg)")
 
 
+class RevenuePeriod(_Strict):
+    """Net revenue of one period (``[[report.revenue]]``), for ESRS E1-6 GHG intensity per net
+    revenue. A report period covering part of it takes the share of its days."""
+
+    start: date = Field(description="first day of the period")
+    end: date = Field(description="the day after the last (exclusive), e.g. next 1 January")
+    net_revenue: float = Field(gt=0, description="in [report] currency")
+
+    @model_validator(mode="after")
+    def _span(self) -> RevenuePeriod:
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} must be after start {self.start}")
+        return self
+
+
+class Report(_Strict):
+    """``carbonline report`` (``[report]``): the currency of revenue and its periods."""
+
+    currency: str = Field("EUR", pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
+    revenue: list[RevenuePeriod] = Field(default_factory=list)
+
+
+#: A Salesforce record id: 15 characters, or the 18-character case-safe form.
+SALESFORCE_ID = r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$"
+SalesforceId = Annotated[str, Field(pattern=SALESFORCE_ID)]
+"""A Salesforce record id: 15 characters, or the 18-character case-safe form."""
+
+GapFillingMethod = Literal["BUILDING_BENCHMARK", "DAILY_AVERAGE_CURRENT_YEAR",
+                           "DAILY_AVERAGE_LAST_YEAR", "MANUAL", "REGIONAL_BENCHMARK"]
+
+
+class SalesforceExport(_Strict):
+    """``[export.salesforce]``: Net Zero Cloud ``StnryAssetEnrgyUse`` records, one per asset,
+    day and fuel type. The target record ids are the org's own: the stationary asset
+    (``StnryAssetEnvrSrc``) of each line, the electricity emissions factor set (location-based)
+    and the other-emissions factor set of each fuel. The market-based factor set is a field
+    of the asset record in Net Zero Cloud, not of an energy use record, so it is not sent."""
+
+    instance_url: str = Field(pattern=r"^https?://[^/\s]+/?$",
+                              description="the org's My Domain URL, https://…my.salesforce.com")
+    access_token: str | None = Field(
+        None, min_length=1, description="OAuth 2.0 access token for a push; write "
+        "\"${SALESFORCE_ACCESS_TOKEN}\", never literally (a dry run needs none)")
+    asset: SalesforceId | None = Field(None, description="StnryAssetEnvrSrc id for every line")
+    assets: dict[str, SalesforceId] = Field(
+        default_factory=dict, description="line → StnryAssetEnvrSrc id (beats 'asset')")
+    electricity_factor_set: SalesforceId | None = Field(
+        None, description="ElectricityEmssnFctrSet id for the electricity rows")
+    fuel_factor_sets: dict[str, SalesforceId] = Field(
+        default_factory=dict, description="[fuels] key → OtherEmssnFctrSet id")
+    fuel_types: dict[str, str] = Field(
+        default_factory=dict, description="[fuels] key → FuelType picklist value, where the "
+        "built-in mapping (natural_gas → NaturalGas, diesel → Diesel, …) does not fit")
+    gap_filling_method: GapFillingMethod | None = Field(
+        None, description="DataGapFillingMethodName for the records of lines whose coverage "
+        "fell below 100 % in the period; none: left empty (carbonline spreads a counter's "
+        "delta over a gap, which is none of Net Zero Cloud's methods)")
+    timeout: Seconds = 30
+
+
+class WebhookExport(_Strict):
+    """``[export.webhook]``: the inventory as JSON (schema in
+    ``carbonline/export/webhook.schema.json``), POSTed to ``url``."""
+
+    url: str = Field(pattern=r"^https?://\S+$")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="extra request headers, e.g. Authorization = "
+        "\"Bearer ${WEBHOOK_TOKEN}\"")
+    timeout: Seconds = 30
+
+
+class Export(BaseModel):
+    """``[export.*]``: one table per ESG exporter (``carbonline export NAME``). The built-ins'
+    tables are validated here; a third-party exporter's ``[export.<name>]`` is passed to it
+    as a dict, for the plugin to validate."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    salesforce: SalesforceExport | None = None
+    webhook: WebhookExport | None = None
+
+    def settings(self, name: str) -> object | None:
+        """The ``[export.<name>]`` table: a model for a built-in, a dict for a plugin."""
+        if name in type(self).model_fields:
+            return getattr(self, name)
+        return (self.model_extra or {}).get(name)
+
+
 class PlantConfig(_Strict):
     """The whole plant.toml."""
 
@@ -718,6 +806,8 @@ class PlantConfig(_Strict):
     http: Http = Field(default_factory=Http)
     run: Run = Field(default_factory=Run)
     analysis: Analysis = Field(default_factory=Analysis)
+    report: Report = Field(default_factory=Report)
+    export: Export = Field(default_factory=Export)
 
     @model_validator(mode="after")
     def _references(self) -> PlantConfig:

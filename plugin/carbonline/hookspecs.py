@@ -21,6 +21,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .analysis.lmdi import Effects, Period
+    from .config import PlantConfig
     from .plant import PlantModel
     from .records import FactorSeries
 
@@ -100,4 +101,30 @@ def carbonline_root_cause(baseline: Period, now: Period) -> Effects | None:
     (kW) and energy per unit (kWh/unit). Return :class:`carbonline.analysis.lmdi.Effects` (kg
     CO₂e/unit per cause); its ``largest()`` names the alert's cause and machine. Return
     ``None`` to leave the question to the next plugin.
+    """
+
+
+@hookspec
+def carbonline_exporters(config: PlantConfig | None) -> list | None:
+    """Return exporter objects: ESG platforms and other destinations of the emissions inventory.
+
+    Every plugin is asked and all answers are used; ``carbonline export NAME`` runs the one
+    whose ``name`` is NAME (names must be unique). ``config`` is the plant.toml being exported
+    (``None`` when ``carbonline export --list`` only lists them), for a plugin that offers an
+    exporter only where it applies. An exporter has ``name``, ``description`` and two methods:
+
+    * ``prepare(inventory, config)`` → :class:`carbonline.export.base.Prepared`: the files a
+      dry run writes (name → bytes) and the request bodies a push sends, which are some of
+      those files byte for byte, so what was reviewed is what is sent. ``inventory`` is the
+      GHG Protocol inventory of ``carbonline report`` (:class:`carbonline.report.model.Inventory`:
+      per line and site-local day kWh, Scope 1 by fuel and gas, Scope 2 location- and
+      market-based kg CO₂e; data quality per line); the exporter finds its own settings (target
+      record ids, URLs, credentials) in ``config.export.settings(name)``, the plant.toml
+      ``[export.<name>]`` table (a dict for a third-party exporter, ``None`` when absent).
+    * ``push(prepared, config)`` → a list of one-line results to print; raises
+      :class:`carbonline.export.base.ExportError` with the platform's own words when the
+      platform refuses (a record it rejected is named).
+
+    Raise :class:`~carbonline.export.base.ExportError` from ``prepare`` when the settings lack a
+    target record id the export needs.
     """

@@ -23,6 +23,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "carbonline.sinks.influx",
     "carbonline.factors.providers",
     "carbonline.analysis.causes",
+    "carbonline.export.salesforce",
+    "carbonline.export.webhook",
 )
 
 
