@@ -16,8 +16,11 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from . import __version__
 from .config import ConfigError, load_config
 from .engine.accumulator import Engine, EngineStats, FactorError
+from .audit.cli import audit
+from .export.cli import export_command
 from .grafana.cli import grafana
 from .nodered.cli import node_red
+from .report.cli import report
 from .plant import build_plant
 from .plugins import get_manager
 from .records import to_ns
@@ -75,8 +78,11 @@ def check_config(config: str) -> None:
               help="Where to write line protocol ('-' for stdout); repeatable.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: when stderr is a terminal).")
+@click.option("--ledger", type=click.Path(dir_okay=False),
+              help="Record every window revision in this audit ledger (default: "
+                   "<[run] state_dir>/ledger.sqlite when that is set).")
 def replay_command(config: str, inputs: tuple[str, ...], outputs: tuple[str, ...],
-                   progress: bool | None) -> None:
+                   progress: bool | None, ledger: str | None) -> None:
     """Replay meter files through the engine and write carbon_* series as line protocol."""
     plant = _load(config)
     show = err.is_terminal if progress is None else progress
@@ -87,7 +93,8 @@ def replay_command(config: str, inputs: tuple[str, ...], outputs: tuple[str, ...
         try:
             summary = replay(plant, list(inputs), list(outputs),
                              progress=lambda done, total: bar.update(task, completed=done,
-                                                                     total=total))
+                                                                     total=total),
+                             ledger=ledger)
         except (UnclaimedError, FactorError, OSError) as exc:
             raise click.ClickException(str(exc)) from None
     _print_stats(summary.stats)
@@ -474,3 +481,6 @@ def _print_stats(stats: EngineStats) -> None:
 
 main.add_command(grafana)
 main.add_command(node_red)
+main.add_command(report)
+main.add_command(export_command)
+main.add_command(audit)

@@ -51,6 +51,7 @@ from .api.context import ApiContext
 from .api.ingest import HttpReadings
 from .api.requests import answer
 from .api.view import RecentRows
+from .audit.sink import LedgerSink, ledger_path
 from .config import PlantConfig
 from .engine.accumulator import Engine
 from .engine.increments import NO_TIME
@@ -119,6 +120,9 @@ class LiveRun:
         restored, self._backlog = (self.store.restore(pm, time.time_ns) if self.store
                                    else (None, []))
         self.engine = restored or Engine(plant, pm)
+        ledger = ledger_path(plant)  # with a state store: every window revision, hash-chained
+        if ledger is not None:
+            self.sinks.append(LedgerSink(self.engine, ledger))
         self.analyser = analyser_for(plant, pm)  # relearns after a restart (not checkpointed)
         self.clock = wall_clock
         self.summary = RunSummary()

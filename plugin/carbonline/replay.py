@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pluggy
 
 from .analysis.analyser import analyser_for
+from .audit.sink import LedgerSink, ledger_path
 from .engine.accumulator import Engine, EngineStats
 from .plant import PlantModel
 from .plugins import get_manager
@@ -67,20 +69,27 @@ def replay(
     outputs: Sequence[str],
     progress: Progress | None = None,
     pm: pluggy.PluginManager | None = None,
+    ledger: str | Path | None = None,
 ) -> ReplaySummary:
-    """Run every input through the engine and write all rows to every output."""
+    """Run every input through the engine and write all rows to every output (and the audit
+    ledger, see :func:`run_through`)."""
     pm = pm or get_manager()
     sources = open_sources(plant, inputs, pm)
-    return run_through(plant, sources, open_sinks(plant, outputs, pm), progress, pm)
+    return run_through(plant, sources, open_sinks(plant, outputs, pm), progress, pm, ledger)
 
 
 def run_through(plant: PlantModel, sources: Sequence, sinks: Sequence,
                 progress: Progress | None = None,
-                pm: pluggy.PluginManager | None = None) -> ReplaySummary:
+                pm: pluggy.PluginManager | None = None,
+                ledger: str | Path | None = None) -> ReplaySummary:
     """Sources one after another through one engine (and, with ``[analysis]`` enabled, the
-    analyser) into every sink; closes the sinks."""
+    analyser) into every sink; closes the sinks. Every window revision is recorded in the
+    audit ledger at ``ledger``, or at ``<[run] state_dir>/ledger.sqlite`` when that is set."""
     pm = pm or get_manager()
     engine = Engine(plant, pm)
+    path = ledger_path(plant, ledger)
+    if path is not None:
+        sinks = [*sinks, LedgerSink(engine, path)]
     analyser = analyser_for(plant, pm)
     total = sum(getattr(s, "size_bytes", None) or 0 for s in sources) or None
     done = 0

@@ -45,7 +45,7 @@ from ..records import (
     empty_readings,
 )
 from .bins import Pieces, split_into_bins
-from .calculator import Calculator, Cells
+from .calculator import BinResults, Calculator, Cells
 from .context import ContextTimelines
 from .increments import NO_TIME, MeterState, describe_reading, to_increments
 from .windows import WindowBook
@@ -84,6 +84,11 @@ class EngineStats:
 
 class Engine:
     """One plant's accumulator; feed it batches, collect the rows it returns."""
+
+    #: Sees every bin result (with its :class:`~.calculator.BinDetail`), every emitted row and
+    #: every prune: the audit ledger's trail (:class:`carbonline.audit.trail.AuditTrail`).
+    #: ``None`` (the default) keeps the hot path free of that detail.
+    observer = None
 
     def __init__(
         self,
@@ -241,6 +246,8 @@ class Engine:
         if final_bin > self._final_bin:
             self._finalise(final_bin)
         rows = self.book.close(self._final_bin * self.res, everything=everything)
+        if self.observer is not None:
+            self.observer.closed(rows)
         self._prune()
         return rows
 
@@ -295,7 +302,7 @@ class Engine:
             return
         self._cells.append(cells)
         for part in self._slices(cells):
-            self.book.add(self._compute(part))
+            self._add(self._compute(part))
 
     def _revise(self, pieces: Pieces) -> Pieces:
         """Apply pieces landing in finalised bins as revisions; refuse those past the horizon."""
@@ -313,9 +320,9 @@ class Engine:
         if len(late.bin):
             before = self._stored_cells(np.unique(late.bin))
             if len(before.bin):
-                self.book.add(self._compute(before), sign=-1.0)
+                self._add(self._compute(before), sign=-1.0)
             self._cells.append(late)
-            self.book.add(self._compute(self._stored_cells(np.unique(late.bin))))
+            self._add(self._compute(self._stored_cells(np.unique(late.bin))))
         return pieces.select(~old)
 
     def _stored_cells(self, bins: np.ndarray) -> Cells:
@@ -337,12 +344,18 @@ class Engine:
             np.split(cells.bin, cuts), np.split(cells.meter, cuts),
             np.split(cells.amount, cuts), np.split(cells.covered_ns, cuts))]
 
-    def _compute(self, cells: Cells):
+    def _compute(self, cells: Cells) -> BinResults:
         bins = np.unique(cells.bin)
         times = bins * self.res
         location = self._series("location", int(times[0]), int(times[-1]))
         market = self._series("market", int(times[0]), int(times[-1]))
-        return self.calculator.compute(cells, location.at(times), market.at(times))
+        return self.calculator.compute(cells, location.at(times), market.at(times),
+                                       detail=self.observer is not None)
+
+    def _add(self, results: BinResults, sign: float = 1.0) -> None:
+        self.book.add(results, sign)
+        if self.observer is not None:
+            self.observer.added(results, sign)
 
     def _prune(self) -> None:
         if self._final_bin == NO_TIME:
@@ -350,6 +363,8 @@ class Engine:
         horizon = self._final_bin - self.horizon_bins
         self._cells = [c for c in self._cells if len(c.bin) and c.bin[-1] >= horizon]
         self.book.prune(horizon * self.res)
+        if self.observer is not None:
+            self.observer.pruned(horizon * self.res)
         if self.state.interval_seen:  # only plants with interval meters keep these
             cutoff = horizon * self.res
             self.state.interval_seen = {k for k in self.state.interval_seen if k[1] >= cutoff}

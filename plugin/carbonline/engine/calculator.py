@@ -42,6 +42,9 @@ MACHINE_COLUMNS = ("energy_kwh", "co2e_kg", "machine_energy_kwh")
 _ELECTRIC = (ROLE["energy_counter"], ROLE["interval_energy"], ROLE["power"])
 _UNIT_SIGN = {ROLE["units_counter"]: 1.0, ROLE["total_counter"]: 1.0, ROLE["scrap_counter"]: -1.0}
 
+#: The calculation's version, recorded with every audit ledger entry: bump it whenever a
+#: formula here or in the windows changes what a window's numbers would be.
+CALC_VERSION = "1"
 
 
 @dataclass
@@ -55,6 +58,20 @@ class Cells:
 
 
 @dataclass
+class BinDetail:
+    """What went into a batch of bin results, kept only when asked (the audit ledger retraces
+    every window to its meters from it): the cells, the factors per bin (kg CO₂e/kWh; market
+    after certificates and contracts) and each allocation's weights per bin × served line."""
+
+    cells: Cells
+    bins: np.ndarray  # unique bins, ascending; ``ef_*`` and weights are per these
+    ef_location: np.ndarray
+    ef_market: np.ndarray
+    weights: list[tuple[_Allocation, np.ndarray]]  # shared machines, then the site meter's
+    remainder: np.ndarray | None  # site meter kWh minus sub-meters per bin (0: no main reading)
+
+
+@dataclass
 class BinResults:
     """Per (bin, line) and per (bin, line, machine) results; ``machine == n_machines`` is the
     site meter's unmetered remainder."""
@@ -63,6 +80,7 @@ class BinResults:
     line_values: np.ndarray  # (n, len(LINE_COLUMNS)) f8
     machine_keys: np.ndarray  # (m, 3) i8: bin, line, machine
     machine_values: np.ndarray  # (m, len(MACHINE_COLUMNS)) f8
+    detail: BinDetail | None = None
 
 
 @dataclass(frozen=True)
@@ -139,8 +157,10 @@ class Calculator:
         self.counts_for_line = np.zeros((len(plant.meters), self.n_lines), bool)  # meter × line
         self.counts_for_line[cover_meter, cover_line] = True
 
-    def compute(self, cells: Cells, ef_location: np.ndarray, ef_market: np.ndarray) -> BinResults:
-        """Results for the bins present in ``cells``; ``ef_*`` are kg CO₂e/kWh per unique bin."""
+    def compute(self, cells: Cells, ef_location: np.ndarray, ef_market: np.ndarray,
+                detail: bool = False) -> BinResults:
+        """Results for the bins present in ``cells``; ``ef_*`` are kg CO₂e/kWh per unique bin.
+        With ``detail``, the results carry what went into them (:class:`BinDetail`)."""
         plant = self.plant
         bins, pos = np.unique(cells.bin, return_inverse=True)
         nb = len(bins)
@@ -176,14 +196,17 @@ class Calculator:
         blocks = [self._own_machine_rows(bins, elec, fuel_kwh, scope1, ef_location, self.own)]
         allocated = [(a, elec[:, a.machine], fuel_kwh[:, a.machine], scope1[:, a.machine])
                      for a in self.allocations]
+        remainder = None
         if self.main is not None:
             main = dense(is_main, np.zeros(len(cells.meter), np.int64), 1, cells.amount)[:, 0]
             has_main = np.zeros(nb, bool)
             has_main[pos[is_main]] = True
             remainder = np.where(has_main, main - elec.sum(axis=1), 0.0)
             allocated.append((self.main, remainder, np.zeros(nb), np.zeros(nb)))
+        used = []
         for alloc, e, f, s1 in allocated:
             weights = allocation_weights(alloc.key, units[:, alloc.lines], alloc.shares)
+            used.append((alloc, weights))
             line_elec[:, alloc.lines] += e[:, None] * weights
             line_fuel[:, alloc.lines] += f[:, None] * weights
             line_s1[:, alloc.lines] += s1[:, None] * weights
@@ -213,6 +236,7 @@ class Calculator:
             line_values[b_ix, l_ix],
             keys[order],
             values[order],
+            BinDetail(cells, bins, ef_location, ef_market, used, remainder) if detail else None,
         )
 
     def _with_instruments(self, bins: np.ndarray, site_kwh: np.ndarray,

@@ -10,7 +10,7 @@ time and tags and ``revision`` + 1 (and only if a value actually changed).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,8 +90,7 @@ class WindowBook:
         every_bin = np.concatenate([results.line_keys[:, 0], results.machine_keys[:, 0]])
         if not len(every_bin):
             return
-        first, last = int(every_bin.min()) * self.res, int(every_bin.max()) * self.res + self.res
-        calendar = (self._shift_segments(first, last), self.calendar.days(first, last))
+        calendar = self.calendar_for(every_bin)
         if len(results.line_keys):
             lk = results.line_keys
             self._add_rows(lk[:, 0], lk[:, 1], np.full(len(lk), -1), sign * results.line_values,
@@ -101,9 +100,24 @@ class WindowBook:
             self._add_rows(mk[:, 0], mk[:, 1], mk[:, 2], sign * results.machine_values,
                            self.machine_kinds, calendar)
 
+    def calendar_for(self, bins: np.ndarray) -> tuple[Segments, Segments]:
+        """The shift and day segments spanning ``bins`` (bin indices)."""
+        first, last = int(bins.min()) * self.res, int(bins.max()) * self.res + self.res
+        return self._shift_segments(first, last), self.calendar.days(first, last)
+
     def _add_rows(self, bins: np.ndarray, lines: np.ndarray, machines: np.ndarray,
                   values: np.ndarray, kinds: list[str],
                   calendar: tuple[Segments, Segments]) -> None:
+        for kind, mask, starts, ends, skus, names in self.place(bins, lines, kinds, calendar):
+            self._accumulate(kind, starts[mask], ends[mask], lines[mask], skus[mask],
+                             machines[mask], names[mask], values[mask])
+
+    def place(self, bins: np.ndarray, lines: np.ndarray, kinds: list[str],
+              calendar: tuple[Segments, Segments]) -> Iterator[tuple]:
+        """The window of each kind every (bin, line) falls in: per kind, ``(kind, mask,
+        starts, ends, skus, names)`` — rows outside ``mask`` have none (bins outside an
+        order); ``ends`` is −1 for an order still running, ``names`` the shift tag. Shared by
+        the windows' sums and the audit ledger's per-meter detail, so both place alike."""
         sku = np.zeros(len(bins), np.int64)
         order = np.zeros(len(bins), np.int64)
         run = np.zeros(len(bins), np.int64)
@@ -134,8 +148,7 @@ class WindowBook:
                 starts = run * self.res
                 ends = np.full(len(bins), -1, np.int64)
                 names = np.full(len(bins), "", dtype=object)
-            self._accumulate(kind, starts[mask], ends[mask], lines[mask], sku[mask],
-                             machines[mask], names[mask], values[mask])
+            yield kind, mask, starts, ends, sku, names
 
     def _shift_segments(self, start: int, end: int) -> Segments:
         if SHIFT not in self.kinds:  # no calendar: one endless "off" stretch
