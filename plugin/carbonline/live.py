@@ -123,7 +123,8 @@ class LiveRun:
         ledger = ledger_path(plant)  # with a state store: every window revision, hash-chained
         if ledger is not None:
             self.sinks.append(LedgerSink(self.engine, ledger))
-        self.analyser = analyser_for(plant, pm)  # relearns after a restart (not checkpointed)
+        self.analyser = (self.store.analyser if self.store and self.store.analyser
+                         else analyser_for(plant, pm))  # checkpointed with the engine
         self.clock = wall_clock
         self.summary = RunSummary()
         self._batches: queue.Queue[tuple[object, ReadingBatch]] = queue.Queue(maxsize=1000)
@@ -176,7 +177,7 @@ class LiveRun:
                     self.write_health()
                     next_health += run.health_interval
                 if self.store is not None and time.monotonic() >= next_checkpoint:
-                    self.store.checkpoint(self.engine)
+                    self.store.checkpoint(self.engine, self.analyser)
                     next_checkpoint = time.monotonic() + run.checkpoint_interval
         finally:
             self.close()
@@ -240,7 +241,7 @@ class LiveRun:
                 continue  # never acknowledged: the broker delivers it again next start
             self._take([(source, batch)])
         if self.store is not None:  # windows stay open: the next start goes on with them
-            self.store.checkpoint(self.engine)
+            self.store.checkpoint(self.engine, self.analyser)
             self.store.close()
         else:
             self._emit(self.engine.flush())

@@ -5,7 +5,8 @@ One SQLite file, ``<[run] state_dir>/state.sqlite`` (the sinks' spool lives ther
 - a **log** of every batch the engine takes, written (and the source acknowledged) *before*
   the engine sees it, so nothing the broker forgot is lost with the process;
 - a **checkpoint**: the engine itself — open windows, meter states, watermark, revisions —
-  pickled every ``[run] checkpoint_interval``, after which the log up to it is dropped.
+  and the analyser (baselines, detectors, open alerts), pickled every
+  ``[run] checkpoint_interval``, after which the log up to it is dropped.
 
 A restart restores the checkpoint and replays the log after it through the engine: the same
 readings in the same order give the same rows, so windows are neither lost nor doubled (a row
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pluggy
 
+from .analysis.analyser import Analyser
 from .config import ConfigError
 from .engine.accumulator import Engine
 from .plant import PlantModel
@@ -60,6 +62,8 @@ class StateStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
         self.last_logged = 0
+        #: the analyser :meth:`restore` found in the checkpoint (``None``: none was saved)
+        self.analyser: Analyser | None = None
 
     def restore(self, manager: pluggy.PluginManager,
                 clock: Callable[[], int]) -> tuple[Engine | None, list[ReadingBatch]]:
@@ -74,8 +78,10 @@ class StateStore:
                 raise ConfigError(f"{self.path}: the saved state belongs to a different plant "
                                   "(lines, meters, factors or engine settings changed); move "
                                   "it away to start afresh")
-            engine = pickle.loads(blob)
+            engine, self.analyser = pickle.loads(blob)
             engine.pm, engine.clock = manager, clock
+            if self.analyser is not None:
+                self.analyser.pm = manager
         rows = self._db.execute("SELECT id, batch FROM log WHERE name = ? AND id > ? ORDER BY id",
                                 (self.name, upto)).fetchall()
         if rows:
@@ -89,13 +95,10 @@ class StateStore:
                                   (self.name, pickle.dumps(kept)))
         self.last_logged = cursor.lastrowid
 
-    def checkpoint(self, engine: Engine) -> None:
-        """Save the engine; drop the log it covers."""
-        manager, engine.pm = engine.pm, None
-        try:
-            blob = pickle.dumps(engine, protocol=pickle.HIGHEST_PROTOCOL)
-        finally:
-            engine.pm = manager
+    def checkpoint(self, engine: Engine, analyser: Analyser | None = None) -> None:
+        """Save the engine, and the analyser's baselines and detectors with it (a restart
+        would otherwise learn for an hour and forget open alerts); drop the log it covers."""
+        blob = pickle.dumps((engine, analyser), protocol=pickle.HIGHEST_PROTOCOL)
         with self._db:
             self._db.execute("BEGIN")
             self._db.execute("INSERT OR REPLACE INTO checkpoint VALUES (?, ?, ?, ?)",

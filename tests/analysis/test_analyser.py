@@ -197,3 +197,29 @@ def test_with_a_state_dir_every_fit_is_a_versioned_baseline(tmp_path):
     store = BaselineStore(tmp_path / "state" / "baselines.sqlite")
     (version, baseline), = store.history("line2", sku, "compressor2")  # one fit in 2 hours
     assert version == 1 and baseline.valid and baseline.kwh_per_unit > 0
+
+
+def test_a_restarted_run_goes_on_with_its_baselines(tmp_path):
+    # two hours of a simulated plant into a run with a state store, stopped; a second run on
+    # the same state dir starts with the first one's fitted baselines, not learning again
+    result = CliRunner().invoke(main, [
+        "simulate", "--scenario", "normal-week", "--duration", "2h", "--output",
+        str(tmp_path / "two.lp"), "--write-config", str(tmp_path / "sim.toml")])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "sim.toml").read_text().replace(
+        "[engine]\n", '[engine]\nmachine_windows = ["1m", "15m"]\n', 1)
+    text += f'\n[analysis]\nenabled = true\n\n[run]\nstate_dir = "{tmp_path / "state"}"\n'
+    plant = build_plant(parse_config(tomllib.loads(text)))
+    first = LiveRun(plant, inputs=["-"], outputs=[str(tmp_path / "out.lp")])
+    (source,) = first.sources
+    first.feed(source, source.parse((tmp_path / "two.lp").read_text()))
+    first.close()
+    learnt = {key: {m: s.baseline for m, s in row.signatures.items()}
+              for key, row in first.analyser.rows.items() if row.signatures}
+    assert learnt  # an hour of running is enough to fit
+    second = LiveRun(plant, inputs=["-"], outputs=[str(tmp_path / "again.lp")])
+    assert second.analyser is not first.analyser
+    assert {key: {m: s.baseline for m, s in row.signatures.items()}
+            for key, row in second.analyser.rows.items() if row.signatures} == learnt
+    assert second.analyser.pm is not None
+    second.close()

@@ -39,7 +39,8 @@ it (``carbon_machine``, so ``[engine] machine_windows`` must hold ``1m``):
    register its own).
 
 With ``[run] state_dir``, every scheduled fit is versioned in ``baselines.sqlite`` there (for
-audit). The analyser's state is not in the checkpoint: after a restart it learns again.
+audit), and the analyser travels in the state store's checkpoint with the engine: a restart
+goes on with its baselines, detectors and open alerts instead of learning again.
 """
 
 from __future__ import annotations
@@ -162,6 +163,17 @@ class Analyser:
         self.rows: dict[tuple[str, str], _Row] = {}
         state_dir = plant.config.run.state_dir
         self.store = BaselineStore(Path(state_dir) / "baselines.sqlite") if state_dir else None
+
+    def __getstate__(self) -> dict:
+        """For the state store's checkpoint: everything but the plugin manager (the restoring
+        process supplies it) and the baseline store's connection (reopened from its path)."""
+        return {**self.__dict__, "pm": None,
+                "store": self.store.path if self.store is not None else None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.store is not None:
+            self.store = BaselineStore(self.store)
 
     def process(self, rows: list[Row]) -> list[Row]:
         """The rows, 1-minute ones enriched, followed by the alert transitions they caused."""
