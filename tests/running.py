@@ -20,7 +20,10 @@ class Running:
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         if wait_subscribed:
-            assert source.subscribed.wait(30), "the source never subscribed"
+            # 90 s: a connection dropped under load is retried after 1, 2, 4, 8, 16, 32 s
+            # (paho's backoff), 63 s in all; a 30 s wait failed twice on a busy CI machine
+            assert source.subscribed.wait(90), (
+                f"the source never subscribed; counters {dict(getattr(source, 'counters', {}))}")
 
     def _run(self) -> None:
         for batch in self.source.read():
