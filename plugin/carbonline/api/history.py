@@ -22,14 +22,14 @@ from .totals import SUMMED, Piece
 PERIOD_WINDOW = "1m"
 
 
-class History:
-    """Reads ``carbon_order`` and ``carbon_intensity`` of one site back from InfluxDB.
-    Errors (server away, bad credentials) raise :class:`carbonline.influxql.InfluxQLError`
-    with the server's words."""
+class Database:
+    """The database ``[sinks.influx]`` names, read with InfluxQL: measurement names qualified
+    with its retention policy, answers as one dict per point (tags and columns). Errors
+    (server away, bad credentials) raise :class:`carbonline.influxql.InfluxQLError` with the
+    server's words."""
 
-    def __init__(self, settings: InfluxSink, site: str) -> None:
+    def __init__(self, settings: InfluxSink) -> None:
         self.settings = settings
-        self.site = site
 
     def _from(self, measurement: str) -> str:
         rp = self.settings.retention_policy
@@ -40,6 +40,14 @@ class History:
             series = query(http, q, self.settings.database).get("series", [])
         return [{**s.get("tags", {}), **dict(zip(s["columns"], values))}
                 for s in series for values in s["values"]]
+
+
+class History(Database):
+    """Reads ``carbon_order`` and ``carbon_intensity`` of one site back from InfluxDB."""
+
+    def __init__(self, settings: InfluxSink, site: str) -> None:
+        super().__init__(settings)
+        self.site = site
 
     def order(self, order_id: str) -> list[Piece]:
         """The ``carbon_order`` points of ``order_id`` (one per line × SKU run), newest

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 
 from ..config import ConfigError, PlantConfig, load_config
 from ..plugins import get_manager
 from ..records import to_ns
+from ..report.cli import days_bar
 from .base import ExportError, exporters, read_inventory, write_files
 
 err = Console(stderr=True)
@@ -64,9 +64,7 @@ def export_command(name: str | None, config: str | None, start: str | None, end:
     exporter = found.get(name)
     if exporter is None:
         raise click.UsageError(f"no exporter {name!r} (have: {', '.join(sorted(found))})")
-    show = err.is_terminal if progress is None else progress
-    bar = Progress("[progress.description]{task.description}", BarColumn(),
-                   TaskProgressColumn(), TimeRemainingColumn(), console=err, disable=not show)
+    bar = days_bar(progress)
     try:
         with bar:
             task = bar.add_task("reading days", total=None)

@@ -26,6 +26,14 @@ from .write import FORMATS, write_report
 err = Console(stderr=True)
 
 
+def days_bar(progress: bool | None) -> Progress:
+    """The bar of site-local days read from InfluxDB (shown when stderr is a terminal, unless
+    ``progress`` says otherwise): a quarter's 1-minute windows take a while to read."""
+    show = err.is_terminal if progress is None else progress
+    return Progress("[progress.description]{task.description}", BarColumn(),
+                    TaskProgressColumn(), TimeRemainingColumn(), console=err, disable=not show)
+
+
 def parse_moment(text: str, zone: str) -> int:
     """ISO 8601 date or date-time as ns UTC; without an offset it is local time in ``zone``
     (the site's timezone with ``--config``, else UTC)."""
@@ -83,9 +91,7 @@ def report(start: str, end: str, formats: tuple[str, ...], out: Path, config: st
     if period.end_ns <= period.start_ns:
         raise click.UsageError("--to must be after --from")
     wanted = set(FORMATS) if "all" in formats else set(formats)
-    show = err.is_terminal if progress is None else progress
-    bar = Progress("[progress.description]{task.description}", BarColumn(),
-                   TaskProgressColumn(), TimeRemainingColumn(), console=err, disable=not show)
+    bar = days_bar(progress)
     try:
         with bar:
             task = bar.add_task("reading days", total=None)

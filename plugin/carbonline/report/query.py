@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..api.history import PERIOD_WINDOW, History
+from ..api.history import PERIOD_WINDOW, Database, History
 from ..api.totals import Piece
 from ..config import InfluxSink
-from ..influxql import identifier, literal, query
-from ..sinks.influx import http_client
+from ..influxql import identifier, literal
 
 #: The ``carbon_intensity`` fields the plots and quality notes read, per ``1m`` window.
 ROW_FIELDS = ("co2e_kg", "good_units", "baseline_co2e_per_unit_kg", "coverage_pct", "revision")
@@ -67,27 +66,14 @@ class FactorPoint:
     kg_per_kwh: float
 
 
-class SeriesReader:
+class SeriesReader(Database):
     """The carbon_* series of one InfluxDB database. Errors raise
     :class:`carbonline.influxql.InfluxQLError` with the server's words."""
-
-    def __init__(self, settings: InfluxSink) -> None:
-        self.settings = settings
 
     @classmethod
     def at(cls, url: str, database: str) -> SeriesReader:
         """A reader of ``database`` on the server at ``url`` (no credentials)."""
         return cls(InfluxSink(url=url, database=database))
-
-    def _from(self, measurement: str) -> str:
-        rp = self.settings.retention_policy
-        return (f"{identifier(rp)}." if rp else "") + identifier(measurement)
-
-    def _ask(self, q: str) -> list[dict]:
-        with http_client(self.settings) as http:
-            series = query(http, q, self.settings.database).get("series", [])
-        return [{**s.get("tags", {}), **dict(zip(s["columns"], values))}
-                for s in series for values in s["values"]]
 
     def sites(self) -> list[str]:
         """The sites with ``carbon_intensity`` points, sorted."""
