@@ -250,8 +250,9 @@ def discover(influx: str | None, database: str | None, mqtt_url: str | None, top
 @click.option("--sites", default=1, show_default=True,
               help="Several sites (files only): <site>-1 … with their own files and configs.")
 @click.option("--output", type=click.Path(dir_okay=False),
-              help="Raw readings as line protocol; the grid series (.grid.csv) and the "
-                   "ground truth (.truth.json) are written beside it.")
+              help="Raw readings as line protocol; the grid series (.grid.csv), the outdoor "
+                   "temperature (.weather.csv) and the ground truth (.truth.json) are written "
+                   "beside it.")
 @click.option("--mqtt", "mqtt_url", metavar="URL",
               help="Publish every reading on this broker (uns/<site>/<line>/<meter>).")
 @click.option("--influx", "influx_url", metavar="URL",

@@ -694,6 +694,11 @@ class Analysis(_Strict):
     close_after_min: float = Field(5, gt=0, description="minutes normal before it resolves")
     cusum_k: float = Field(0.05, ge=0, description="CUSUM allowance, relative deviation")
     cusum_h: float = Field(1.0, gt=0, description="CUSUM alarm level, relative deviation × min")
+    drivers: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="machine → { driver → series file }: what besides "
+        "time and units moves its energy, e.g. { chiller = { outdoor_c = \"weather.csv\" } }; "
+        "the file is CSV time,<driver> or line protocol with that field (as [factors] series); "
+        "the machine's baseline becomes E = P_idle·t + e·U + c·d·t")
     thresholds: dict[str, float] = Field(
         default_factory=dict, description="per SKU: kg CO₂e/unit above which it alerts "
         "whatever the baseline (written as threshold_co2e_per_unit_kg)")
@@ -861,6 +866,14 @@ class PlantConfig(_Strict):
         f = self.factors
         if f.series is not None and not os.path.isfile(f.series):
             errors.append(f"factors.series: no such file {f.series!r}")
+        known = {m.id for m in self.machines}
+        for machine, drivers in self.analysis.drivers.items():
+            if machine not in known:
+                errors.append(f"analysis.drivers: no machine {machine!r} (have: "
+                              f"{', '.join(sorted(known))})")
+            for name, path in drivers.items():
+                if not os.path.isfile(path):
+                    errors.append(f"analysis.drivers.{machine}.{name}: no such file {path!r}")
         if f.grid_kg_per_kwh is None and f.profile is None:
             try:
                 row = grid_tables(f.tables_dir).factor(self.site.grid_zone)

@@ -223,3 +223,41 @@ def test_a_restarted_run_goes_on_with_its_baselines(tmp_path):
             for key, row in second.analyser.rows.items() if row.signatures} == learnt
     assert second.analyser.pm is not None
     second.close()
+
+
+def test_a_configured_driver_enters_the_machine_s_baseline(tmp_path):
+    # the shared chiller follows the outdoor temperature, which the simulator writes beside
+    # its readings (.weather.csv); configured as the chiller's driver, its baselines carry a
+    # coefficient in kW per °C next to idle power and energy per unit
+    result = CliRunner().invoke(main, [
+        "simulate", "--scenario", "normal-week", "--duration", "8h", "--output",
+        str(tmp_path / "day.lp"), "--write-config", str(tmp_path / "sim.toml")])
+    assert result.exit_code == 0, result.output
+    weather = tmp_path / "day.weather.csv"
+    assert weather.read_text().startswith("time,outdoor_c\n")
+    text = (tmp_path / "sim.toml").read_text().replace(
+        "[engine]\n", '[engine]\nmachine_windows = ["1m", "15m"]\n', 1)
+    text += (f'\n[analysis]\nenabled = true\n'
+             f'drivers = {{ chiller = {{ outdoor_c = "{weather}" }} }}\n')
+    plant = build_plant(parse_config(tomllib.loads(text)))
+    run = LiveRun(plant, inputs=["-"], outputs=[str(tmp_path / "out.lp")])
+    (source,) = run.sources
+    run.feed(source, source.parse((tmp_path / "day.lp").read_text()))
+    run.close()
+    fits = [row.signatures["chiller"].baseline for row in run.analyser.rows.values()
+            if "chiller" in row.signatures]
+    assert fits and all(set(b.drivers) <= {"outdoor_c"} for b in fits)
+    assert any(b.drivers.get("outdoor_c", 0) > 0 for b in fits)
+
+
+def test_a_driver_of_an_unknown_machine_or_a_missing_file_is_a_config_error(tmp_path):
+    doc = {"site": {"name": "s", "timezone": "UTC", "grid_zone": "DE"},
+           "factors": {"grid_kg_per_kwh": 0.5}, "lines": [{"id": "l1"}],
+           "machines": [{"id": "m", "line": "l1"}],
+           "meters": [{"id": "e", "role": "energy_counter", "machine": "m", "unit": "kWh"}],
+           "engine": {"machine_windows": ["1m", "15m"]},
+           "analysis": {"enabled": True, "drivers": {"hvac": {"outdoor_c": "nowhere.csv"}}}}
+    with pytest.raises(ConfigError) as error:
+        parse_config(doc)
+    assert "no machine 'hvac'" in str(error.value)
+    assert "analysis.drivers.hvac.outdoor_c: no such file 'nowhere.csv'" in str(error.value)

@@ -53,6 +53,7 @@ import numpy as np
 import pluggy
 
 from ..config import Analysis
+from ..factors.providers import read_series
 from ..plant import PlantModel
 from ..records import AlertRow, IntensityRow, MachineRow, Row
 from .baseline import Baseline, BaselineStore, fit, nominal
@@ -100,6 +101,7 @@ class _Window:
     expected_kg: float | None = None  # kg CO₂e the baselines expected, at its factors
     expected_kwh: dict[str, float] = field(default_factory=dict)  # per machine
     covered: bool = True  # coverage_pct at least min_coverage_pct: a window to judge by
+    drivers: dict[str, float] = field(default_factory=dict)  # "<machine>/<driver>" → value
 
     def factor(self, machine: str, otherwise: float) -> float:
         """The machine's kg CO₂e/kWh in this window (``otherwise`` when it drew nothing)."""
@@ -149,6 +151,10 @@ class Analyser:
         self.pm = pm
         self.fuel_machines = {m.machine for m in plant.config.meters
                               if m.fuel is not None and m.machine is not None}
+        #: machine → driver → (times ns, values) of its configured series
+        self.drivers = {machine: {name: read_series(path, plant.config.site.timezone, name)
+                                  for name, path in drivers.items()}
+                        for machine, drivers in settings.drivers.items()}
         self.detect = Settings(
             min_coverage_pct=settings.min_coverage_pct, deviation_open=settings.deviation_open,
             deviation_close=settings.deviation_close, open_after_min=settings.open_after_min,
@@ -198,7 +204,8 @@ class Analyser:
                          row.grid_factor_kg_per_kwh,
                          {m.machine: m.energy_kwh for m in machine_rows},
                          {m.machine: m.co2e_kg for m in machine_rows},
-                         covered=row.coverage_pct >= self.settings.min_coverage_pct)
+                         covered=row.coverage_pct >= self.settings.min_coverage_pct,
+                         drivers=self._drivers_at(row.window.start))
         state.utilities.update(m.machine for m in machine_rows if m.allocated_share < 1)
         state.recent.append(window)
         settle = self.settings.smooth_windows + 2
@@ -238,6 +245,27 @@ class Analyser:
             # minutes without units are what tells idle power from energy per unit
             self._learn(state, window)
         return [a for a in alerts if a is not None]
+
+    def _drivers_at(self, time: int) -> dict[str, float]:
+        """Each configured driver's value in force at ``time`` (the last one at or before it;
+        the first one before the series starts), by ``"<machine>/<driver>"``."""
+        out = {}
+        for machine, drivers in self.drivers.items():
+            for name, (times, values) in drivers.items():
+                at = max(int(np.searchsorted(times, time, side="right")) - 1, 0)
+                out[f"{machine}/{name}"] = float(values[at])
+        return out
+
+    def _driven(self, name: str, windows: list[_Window], block: int = 1) -> dict[str, np.ndarray]:
+        """Machine ``name``'s driver values over ``windows`` (time-weighted means of ``block``
+        consecutive windows), by driver name; empty for a machine without drivers."""
+        hours = _blocks([w.hours for w in windows], block)
+        return {d: _blocks([w.drivers[f"{name}/{d}"] * w.hours for w in windows], block) / hours
+                for d in self.drivers.get(name, {})}
+
+    def _driver_values(self, name: str, window: _Window) -> dict[str, float]:
+        """Machine ``name``'s driver values in ``window``, by driver name."""
+        return {d: window.drivers[f"{name}/{d}"] for d in self.drivers.get(name, {})}
 
     def _smoothed(self, state: _Row) -> tuple[float | None, float | None]:
         """The detector's view: expected kg CO₂e/unit of the last window and the actual that
@@ -349,7 +377,8 @@ class Analyser:
                 continue
             kwh = _blocks([w.kwh.get(name, 0.0) for w in history], block)
             co2e = sum(w.co2e.get(name, 0.0) for w in history)
-            baseline = fit(hours, units, kwh, min_windows=max(min_windows // block, 3),
+            baseline = fit(hours, units, kwh, self._driven(name, history, block),
+                           min_windows=max(min_windows // block, 3),
                            min_r2=self.settings.min_r2)
             if not baseline.valid and not (ratio and units.sum() > 0):
                 continue
@@ -394,8 +423,8 @@ class Analyser:
 
     def _expected_machine(self, state: _Row, window: _Window, name: str) -> float:
         """kWh machine ``name``'s baseline expects for ``window``."""
-        return float(state.signatures[name].baseline.expected_kwh(window.hours,
-                                                                  window.made)[()])
+        return float(state.signatures[name].baseline.expected_kwh(
+            window.hours, window.made, self._driver_values(name, window))[()])
 
     def _judged_machine(self, state: _Row, window: _Window, name: str) -> float:
         """kWh a machine of a line running slow (the throughput rule's rate is high) is judged
@@ -410,7 +439,7 @@ class Analyser:
         if window.made >= at_rate:
             return expected
         return max(expected, float(state.signatures[name].baseline.expected_kwh(
-            window.hours, at_rate)[()]))
+            window.hours, at_rate, self._driver_values(name, window))[()]))
 
     def _expected_kwh(self, state: _Row, window: _Window) -> dict[str, float] | None:
         """kWh each machine's baseline expects for ``window``; ``None`` while learning."""

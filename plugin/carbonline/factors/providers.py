@@ -143,10 +143,11 @@ def _series(plant: PlantModel, zone: str, start: int, end: int) -> FactorSeries:
 
 
 @cache
-def read_series(path: str, timezone: str) -> tuple[np.ndarray, np.ndarray]:
-    """(times ns, kg CO₂e/kWh) of a grid-intensity file, sorted: CSV with a ``time,kg_per_kwh``
-    header (ISO 8601; naive times in ``timezone``), or line protocol with a ``kg_per_kwh``
-    field. Read once per process."""
+def read_series(path: str, timezone: str, field: str = "kg_per_kwh"
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(times ns, values) of a series file, sorted: CSV with a ``time,<field>`` header (ISO
+    8601; naive times in ``timezone``), or line protocol with a ``<field>`` field. The grid's
+    intensity (kg CO₂e/kWh) by default; a baseline driver such as ``outdoor_c`` likewise."""
     rows: list[tuple[int, float]] = []
     with open(path, encoding="utf-8-sig") as f:
         if path.endswith(".csv"):
@@ -155,12 +156,12 @@ def read_series(path: str, timezone: str) -> tuple[np.ndarray, np.ndarray]:
                 moment = datetime.fromisoformat(rec["time"].replace("Z", "+00:00"))
                 if moment.tzinfo is None:
                     moment = moment.replace(tzinfo=zone)
-                rows.append((to_ns(moment), float(rec["kg_per_kwh"])))
+                rows.append((to_ns(moment), float(rec[field])))
         else:
             for line in f:
                 if line.strip() and not line.startswith("#"):
                     point = parse_line(line.strip())
-                    rows.append((int(point["time"]), float(point["fields"]["kg_per_kwh"])))
+                    rows.append((int(point["time"]), float(point["fields"][field])))
     if not rows:
         raise ValueError(f"{path}: no values")
     rows.sort()

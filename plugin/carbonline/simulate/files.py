@@ -72,12 +72,14 @@ def write_line_protocol(plant: Layout, signals: Signals, out: TextIO) -> int:
 def write_outputs(plant: Layout, signals: Signals, scenario: Scenario, seed: int,
                   output: Path, write: bool, config: Path | None, mqtt_url: str | None = None,
                   opcua_url: str | None = None) -> int:
-    """The run's files beside ``output``: the grid series (``.grid.csv``), the ground truth
-    (``.truth.json``), the readings themselves when ``write`` (line protocol; returns the
-    lines written), and the plant.toml at ``config``."""
+    """The run's files beside ``output``: the grid series (``.grid.csv``), the outdoor
+    temperature (``.weather.csv``, a baseline driver), the ground truth (``.truth.json``), the
+    readings themselves when ``write`` (line protocol; returns the lines written), and the
+    plant.toml at ``config``."""
     base = output.with_suffix("")
     grid = base.with_name(base.name + ".grid.csv")
     write_grid_csv(signals, grid)
+    write_weather_csv(signals, base.with_name(base.name + ".weather.csv"))
     start, end = int(signals.times[0]), int(signals.times[-1])
     write_truth(ground_truth(scenario, seed, start, (end - start) / NS_PER_S),
                 base.with_name(base.name + ".truth.json"))
@@ -87,6 +89,18 @@ def write_outputs(plant: Layout, signals: Signals, scenario: Scenario, seed: int
         return 0
     with output.open("w", encoding="utf-8", newline="\n") as f:
         return write_line_protocol(plant, signals, f)
+
+
+def write_weather_csv(signals: Signals, path: Path) -> None:
+    """The outdoor temperature as ``time,outdoor_c`` (°C, per minute), the driver of the
+    chiller's baseline (``[analysis.drivers] chiller = { outdoor_c = … }``): a plant's weather
+    station or historian series, here the simulator's own."""
+    every = max(1, int(60 // (int(signals.times[1] - signals.times[0]) // NS_PER_S))) \
+        if len(signals.times) > 1 else 1
+    with path.open("w", encoding="utf-8", newline="\n") as f:
+        f.write("time,outdoor_c\n")
+        for t, c in zip(signals.times[::every].tolist(), signals.outdoor[::every].tolist()):
+            f.write(f"{rfc3339(t)},{c:.2f}\n")
 
 
 def write_grid_csv(signals: Signals, path: Path) -> None:

@@ -124,6 +124,7 @@ class Signals:
     kinds: dict[str, str]  # meter id → "power" | "energy_counter" | "fuel_counter" | ...
     context: list[tuple[int, str, str, str]]  # (time ns, line, "sku"|"order", text)
     grid: np.ndarray  # kg CO₂e/kWh per tick
+    outdoor: np.ndarray  # outdoor temperature per tick, °C (what the chiller follows)
 
 
 def simulate(plant: Layout, scenario: Scenario, start_ns: int, duration_s: float,
@@ -235,7 +236,8 @@ def simulate(plant: Layout, scenario: Scenario, start_ns: int, duration_s: float
         step = 0.1 if kinds[name] == "energy_counter" else 0.01 if kinds[name] != "units_counter" \
             and kinds[name] != "scrap_counter" else 1.0
         values[name] = np.round(series / step) * step
-    return Signals(times, values, kinds, sorted(context), np.round(grid, 4))
+    return Signals(times, values, kinds, sorted(context), np.round(grid, 4),
+                   np.round(outdoor, 2))
 
 
 def grid_shape(times: np.ndarray) -> np.ndarray:
