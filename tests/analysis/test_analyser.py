@@ -40,6 +40,19 @@ def firing(alerts: list[AlertRow]) -> list[AlertRow]:
     return [a for a in alerts if a.state == "firing"]
 
 
+def simulated(tmp_path, scenario: str, duration: str, analysis: str, *args: str) -> str:
+    """``carbonline simulate`` of ``scenario`` into ``tmp_path`` (readings ``plant.lp``, its
+    plant.toml) and that plant.toml's text with 1-minute machine rows and ``analysis`` (TOML
+    after ``[analysis]\nenabled = true``) added."""
+    result = CliRunner().invoke(main, [
+        "simulate", "--scenario", scenario, "--duration", duration, *args,
+        "--output", str(tmp_path / "plant.lp"), "--write-config", str(tmp_path / "sim.toml")])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "sim.toml").read_text().replace(
+        "[engine]\n", '[engine]\nmachine_windows = ["1m", "15m"]\n', 1)
+    return text + f"\n[analysis]\nenabled = true\n{analysis}"
+
+
 def test_a_valve_leak_names_the_line_compressor_and_resolves_after_the_repair():
     run = run_scenario("valve-leak", 1, get_manager())  # line2, 09:00–09:45
     during = [a for a in firing(run.alerts) if at("09:00") <= a.time < at("09:45")]
@@ -143,16 +156,12 @@ def test_in_carbonline_run_alerts_reach_influxdb_and_mqtt(mosquitto, influxdb, i
     plant's InfluxDB and broker as sinks: the leak's alert is a carbon_alert point and an MQTT
     message on line2's alert topic, firing then resolved."""
     site = f"s{uuid.uuid4().hex[:8]}"
-    result = CliRunner().invoke(main, [
-        "simulate", "--scenario", "valve-leak", "--duration", "5h", "--site", site,
-        "--output", str(tmp_path / "shift.lp"), "--write-config", str(tmp_path / "sim.toml")])
-    assert result.exit_code == 0, result.output
     (port,) = free_ports(1)
-    text = (tmp_path / "sim.toml").read_text().replace(
-        "[engine]\n", '[engine]\nmachine_windows = ["1m", "15m"]\n', 1)
-    text += (f'\n[analysis]\nenabled = true\n\n[run]\nidle_timeout = "0.2s"\n\n[http]\n'
-             f'listen = "127.0.0.1:{port}"\n\n[sinks.influx]\nurl = "{influxdb.url}"\n'
-             f'database = "{influx_db}"\napi = "v1"\n\n[sinks.mqtt]\nurl = "{mosquitto.url}"\n')
+    text = simulated(tmp_path, "valve-leak", "5h",
+                     f'\n[run]\nidle_timeout = "0.2s"\n\n[http]\n'
+                     f'listen = "127.0.0.1:{port}"\n\n[sinks.influx]\nurl = "{influxdb.url}"\n'
+                     f'database = "{influx_db}"\napi = "v1"\n\n[sinks.mqtt]\n'
+                     f'url = "{mosquitto.url}"\n', "--site", site)
     heard: list[dict] = []
     listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     listener.on_message = lambda c, u, m: heard.append(json.loads(m.payload))
@@ -160,7 +169,7 @@ def test_in_carbonline_run_alerts_reach_influxdb_and_mqtt(mosquitto, influxdb, i
     listener.subscribe(f"carbonline/{site}/line2/alert", qos=1)
     listener.loop_start()
     live = LiveRun(build_plant(parse_config(tomllib.loads(text))),
-                   inputs=[str(tmp_path / "shift.lp")])
+                   inputs=[str(tmp_path / "plant.lp")])
     runner = threading.Thread(target=live.run)
     runner.start()
     try:
@@ -182,14 +191,9 @@ def test_in_carbonline_run_alerts_reach_influxdb_and_mqtt(mosquitto, influxdb, i
 
 
 def test_with_a_state_dir_every_fit_is_a_versioned_baseline(tmp_path):
-    result = CliRunner().invoke(main, [
-        "simulate", "--scenario", "valve-leak", "--duration", "2h", "--output",
-        str(tmp_path / "two.lp"), "--write-config", str(tmp_path / "sim.toml")])
-    assert result.exit_code == 0, result.output
-    text = (tmp_path / "sim.toml").read_text().replace(
-        "[engine]\n", '[engine]\nmachine_windows = ["1m", "15m"]\n', 1)
-    text += f'\n[analysis]\nenabled = true\n\n[run]\nstate_dir = "{tmp_path / "state"}"\n'
-    replay(build_plant(parse_config(tomllib.loads(text))), [str(tmp_path / "two.lp")],
+    text = simulated(tmp_path, "valve-leak", "2h",
+                     f'\n[run]\nstate_dir = "{tmp_path / "state"}"\n')
+    replay(build_plant(parse_config(tomllib.loads(text))), [str(tmp_path / "plant.lp")],
            [str(tmp_path / "out.lp")])
     sku = next(parse_line(line)["tags"]["sku"] for line in
                (tmp_path / "out.lp").read_text().splitlines()
@@ -202,17 +206,12 @@ def test_with_a_state_dir_every_fit_is_a_versioned_baseline(tmp_path):
 def test_a_restarted_run_goes_on_with_its_baselines(tmp_path):
     # two hours of a simulated plant into a run with a state store, stopped; a second run on
     # the same state dir starts with the first one's fitted baselines, not learning again
-    result = CliRunner().invoke(main, [
-        "simulate", "--scenario", "normal-week", "--duration", "2h", "--output",
-        str(tmp_path / "two.lp"), "--write-config", str(tmp_path / "sim.toml")])
-    assert result.exit_code == 0, result.output
-    text = (tmp_path / "sim.toml").read_text().replace(
-        "[engine]\n", '[engine]\nmachine_windows = ["1m", "15m"]\n', 1)
-    text += f'\n[analysis]\nenabled = true\n\n[run]\nstate_dir = "{tmp_path / "state"}"\n'
+    text = simulated(tmp_path, "normal-week", "2h",
+                     f'\n[run]\nstate_dir = "{tmp_path / "state"}"\n')
     plant = build_plant(parse_config(tomllib.loads(text)))
     first = LiveRun(plant, inputs=["-"], outputs=[str(tmp_path / "out.lp")])
     (source,) = first.sources
-    first.feed(source, source.parse((tmp_path / "two.lp").read_text()))
+    first.feed(source, source.parse((tmp_path / "plant.lp").read_text()))
     first.close()
     learnt = {key: {m: s.baseline for m, s in row.signatures.items()}
               for key, row in first.analyser.rows.items() if row.signatures}
@@ -229,20 +228,14 @@ def test_a_configured_driver_enters_the_machine_s_baseline(tmp_path):
     # the shared chiller follows the outdoor temperature, which the simulator writes beside
     # its readings (.weather.csv); configured as the chiller's driver, its baselines carry a
     # coefficient in kW per °C next to idle power and energy per unit
-    result = CliRunner().invoke(main, [
-        "simulate", "--scenario", "normal-week", "--duration", "8h", "--output",
-        str(tmp_path / "day.lp"), "--write-config", str(tmp_path / "sim.toml")])
-    assert result.exit_code == 0, result.output
-    weather = tmp_path / "day.weather.csv"
+    weather = tmp_path / "plant.weather.csv"
+    text = simulated(tmp_path, "normal-week", "8h",
+                     f'drivers = {{ chiller = {{ outdoor_c = "{weather}" }} }}\n')
     assert weather.read_text().startswith("time,outdoor_c\n")
-    text = (tmp_path / "sim.toml").read_text().replace(
-        "[engine]\n", '[engine]\nmachine_windows = ["1m", "15m"]\n', 1)
-    text += (f'\n[analysis]\nenabled = true\n'
-             f'drivers = {{ chiller = {{ outdoor_c = "{weather}" }} }}\n')
     plant = build_plant(parse_config(tomllib.loads(text)))
     run = LiveRun(plant, inputs=["-"], outputs=[str(tmp_path / "out.lp")])
     (source,) = run.sources
-    run.feed(source, source.parse((tmp_path / "day.lp").read_text()))
+    run.feed(source, source.parse((tmp_path / "plant.lp").read_text()))
     run.close()
     fits = [row.signatures["chiller"].baseline for row in run.analyser.rows.values()
             if "chiller" in row.signatures]
