@@ -5,6 +5,7 @@ survives three of each fault a plant deals it."""
 from __future__ import annotations
 
 import json
+import pickle
 import signal
 import time
 import tomllib
@@ -170,7 +171,22 @@ def test_a_checkpoint_of_another_plant_is_refused(tmp_path):
     doc["run"] = {"health_interval": "5s"}  # connection and run settings may change
     same = StateStore(tmp_path, build_plant(parse_config(doc)))
     engine, backlog = same.restore(get_manager(), time.time_ns)
-    assert engine is not None and backlog == []
+    assert engine is not None and backlog == [] and same.analyser is None
+
+
+def test_a_checkpoint_saved_before_the_analyser_was_restores_its_engine(tmp_path):
+    # checkpoints used to hold the bare engine; an upgraded run must go on from one
+    doc = {"site": {"name": "s", "timezone": "UTC", "grid_zone": "DE"},
+           "factors": {"grid_kg_per_kwh": 0.5}, "lines": [{"id": "l1"}],
+           "machines": [{"id": "m", "line": "l1"}],
+           "meters": [{"id": "e", "role": "energy_counter", "machine": "m", "unit": "kWh"}]}
+    plant = build_plant(parse_config(doc))
+    store = StateStore(tmp_path, plant)
+    store._db.execute("INSERT INTO checkpoint VALUES (?, ?, ?, ?)",
+                      (store.name, store.digest, pickle.dumps(Engine(plant)), 0))
+    engine, backlog = store.restore(get_manager(), time.time_ns)
+    assert isinstance(engine, Engine) and engine.pm is not None
+    assert store.analyser is None and backlog == []
 
 
 SHIFT_START = "2026-03-02T06:00:00Z"

@@ -45,7 +45,7 @@ import numpy as np
 import pluggy
 import uvicorn
 
-from .analysis.analyser import analyser_for
+from .analysis.analyser import Saved, analyser_for
 from .api.app import create_app
 from .api.context import ApiContext
 from .api.ingest import HttpReadings
@@ -123,8 +123,7 @@ class LiveRun:
         ledger = ledger_path(plant)  # with a state store: every window revision, hash-chained
         if ledger is not None:
             self.sinks.append(LedgerSink(self.engine, ledger))
-        self.analyser = (self.store.analyser if self.store and self.store.analyser
-                         else analyser_for(plant, pm))  # checkpointed with the engine
+        self.analyser = analyser_for(plant, pm, self.store.analyser if self.store else None)
         self.clock = wall_clock
         self.summary = RunSummary()
         self._batches: queue.Queue[tuple[object, ReadingBatch]] = queue.Queue(maxsize=1000)
@@ -177,7 +176,7 @@ class LiveRun:
                     self.write_health()
                     next_health += run.health_interval
                 if self.store is not None and time.monotonic() >= next_checkpoint:
-                    self.store.checkpoint(self.engine, self.analyser)
+                    self.store.checkpoint(self.engine, self._analyser_state())
                     next_checkpoint = time.monotonic() + run.checkpoint_interval
         finally:
             self.close()
@@ -185,6 +184,10 @@ class LiveRun:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _analyser_state(self) -> Saved | None:
+        """What the checkpoint keeps of the analyser (``None`` without one)."""
+        return self.analyser.saved() if self.analyser is not None else None
 
     def feed(self, source, batch: ReadingBatch) -> None:
         """One batch of ``source`` into the engine now, without the loop (an embedding that
@@ -241,7 +244,7 @@ class LiveRun:
                 continue  # never acknowledged: the broker delivers it again next start
             self._take([(source, batch)])
         if self.store is not None:  # windows stay open: the next start goes on with them
-            self.store.checkpoint(self.engine, self.analyser)
+            self.store.checkpoint(self.engine, self._analyser_state())
             self.store.close()
         else:
             self._emit(self.engine.flush())

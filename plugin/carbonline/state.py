@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pluggy
 
-from .analysis.analyser import Analyser
+from .analysis.analyser import Saved
 from .config import ConfigError
 from .engine.accumulator import Engine
 from .plant import PlantModel
@@ -62,8 +62,8 @@ class StateStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
         self.last_logged = 0
-        #: the analyser :meth:`restore` found in the checkpoint (``None``: none was saved)
-        self.analyser: Analyser | None = None
+        #: the analyser state :meth:`restore` found in the checkpoint (``None``: none saved)
+        self.analyser: Saved | None = None
 
     def restore(self, manager: pluggy.PluginManager,
                 clock: Callable[[], int]) -> tuple[Engine | None, list[ReadingBatch]]:
@@ -78,10 +78,9 @@ class StateStore:
                 raise ConfigError(f"{self.path}: the saved state belongs to a different plant "
                                   "(lines, meters, factors or engine settings changed); move "
                                   "it away to start afresh")
-            engine, self.analyser = pickle.loads(blob)
+            saved = pickle.loads(blob)  # a bare engine: saved before the analyser was
+            engine, self.analyser = saved if isinstance(saved, tuple) else (saved, None)
             engine.pm, engine.clock = manager, clock
-            if self.analyser is not None:
-                self.analyser.pm = manager
         rows = self._db.execute("SELECT id, batch FROM log WHERE name = ? AND id > ? ORDER BY id",
                                 (self.name, upto)).fetchall()
         if rows:
@@ -95,7 +94,7 @@ class StateStore:
                                   (self.name, pickle.dumps(kept)))
         self.last_logged = cursor.lastrowid
 
-    def checkpoint(self, engine: Engine, analyser: Analyser | None = None) -> None:
+    def checkpoint(self, engine: Engine, analyser: Saved | None = None) -> None:
         """Save the engine, and the analyser's baselines and detectors with it (a restart
         would otherwise learn for an hour and forget open alerts); drop the log it covers."""
         blob = pickle.dumps((engine, analyser), protocol=pickle.HIGHEST_PROTOCOL)

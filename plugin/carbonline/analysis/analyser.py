@@ -78,9 +78,17 @@ RATE_UNITS = 10
 CAUSE_WINDOWS = 10
 
 
-def analyser_for(plant: PlantModel, pm: pluggy.PluginManager) -> Analyser | None:
-    """The plant's analyser, or ``None`` when ``[analysis]`` is not enabled."""
-    return Analyser(plant, plant.config.analysis, pm) if plant.config.analysis.enabled else None
+def analyser_for(plant: PlantModel, pm: pluggy.PluginManager,
+                 saved: Saved | None = None) -> Analyser | None:
+    """The plant's analyser, or ``None`` when ``[analysis]`` is not enabled. With ``saved``
+    (a checkpoint's :meth:`Analyser.saved`; the state store refuses one saved under another
+    configuration), its baselines, detectors and open alerts carry on."""
+    if not plant.config.analysis.enabled:
+        return None
+    analyser = Analyser(plant, plant.config.analysis, pm)
+    if saved is not None:
+        analyser.rows = saved
+    return analyser
 
 
 @dataclass
@@ -142,6 +150,10 @@ class _Row:
     sku: str = ""
 
 
+#: A checkpoint's analyser state (:meth:`Analyser.saved`): its rows by (line, SKU).
+Saved = dict[tuple[str, str], _Row]
+
+
 class Analyser:
     """Rows in, rows out (:meth:`process`); holds the baselines and detectors of a plant."""
 
@@ -170,16 +182,11 @@ class Analyser:
         state_dir = plant.config.run.state_dir
         self.store = BaselineStore(Path(state_dir) / "baselines.sqlite") if state_dir else None
 
-    def __getstate__(self) -> dict:
-        """For the state store's checkpoint: everything but the plugin manager (the restoring
-        process supplies it) and the baseline store's connection (reopened from its path)."""
-        return {**self.__dict__, "pm": None,
-                "store": self.store.path if self.store is not None else None}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        if self.store is not None:
-            self.store = BaselineStore(self.store)
+    def saved(self) -> Saved:
+        """What the state store's checkpoint keeps: per line × SKU, baselines, detectors and
+        open alerts (:func:`analyser_for` takes them back). What comes from configuration
+        (driver series, the baseline store) is read anew at start."""
+        return self.rows
 
     def process(self, rows: list[Row]) -> list[Row]:
         """The rows, 1-minute ones enriched, followed by the alert transitions they caused."""
