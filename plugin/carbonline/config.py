@@ -668,7 +668,8 @@ class Analysis(_Strict):
         5, gt=0, description="windows summed into one point of a baseline fit: a minute is "
         "mostly noise (a compressor's load cycles, counts at tick edges)")
     smooth_windows: int = Field(
-        3, gt=0, description="the detector sees the median deviation of this many windows")
+        3, gt=0, description="the detectors judge sums over at least this many producing "
+        "windows (more when they make fewer than 10 units: a count's steps)")
     noise_sigmas: float = Field(
         3, ge=0, description="a row's deviation limits are at least this many standard "
         "deviations of its own learning-time deviation (a line making 3 units a minute is "

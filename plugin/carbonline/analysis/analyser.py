@@ -292,24 +292,21 @@ class Analyser:
         return expected * ratio, expected
 
     def _rate(self, state: _Row) -> float | None:
-        """Good units per hour over the last producing windows that the baseline expects to
-        make at least :data:`RATE_UNITS` units (and at least ``smooth_windows`` of them). A
-        stopped line (a changeover) makes no units and has no intensity to judge: the rule is
-        about a line running slower, not about its planned stops."""
-        hours = units = 0.0
-        kept = 0
-        for w in reversed(state.recent):
-            if not (w.covered and w.units > 0):
-                continue
-            hours, units, kept = hours + w.hours, units + w.units, kept + 1
-            if kept >= self.settings.smooth_windows \
-                    and state.units_per_hour * hours >= RATE_UNITS:
-                break
-        return units / hours if hours > 0 else None
+        """Good units per hour over the :meth:`_producing` windows. A stopped line (a
+        changeover) makes no units and has no intensity to judge: the rule is about a line
+        running slower, not about its planned stops."""
+        kept = self._producing(state)
+        hours = sum(w.hours for w in kept)
+        return sum(w.units for w in kept) / hours if hours > 0 else None
+
+    def _producing(self, state: _Row) -> list[_Window]:
+        """The last :meth:`_span` covered windows that made good units: what throughput and
+        machines are judged on."""
+        return [w for w in state.recent if w.covered and w.units > 0][-self._span(state):]
 
     def _span(self, state: _Row) -> int:
-        """Producing windows a machine is judged over: at least ``smooth_windows``, and enough
-        for :data:`RATE_UNITS` units at the baseline's rate (1-minute windows). A minute that
+        """Producing windows a rate or a machine is judged over: at least ``smooth_windows``,
+        and enough for :data:`RATE_UNITS` units at the baseline's rate (1-minute windows). A minute that
         counts 1 unit where 2 or 3 are usual makes its kWh per unit look 60 % high; summed
         over more units, the count's steps even out."""
         per_window = state.units_per_hour / 60
@@ -532,7 +529,7 @@ class Analyser:
         """Each machine's energy against its baseline, Σ E / Σ E_expected over the last
         :meth:`_span` producing windows: a burner using 40 % more gas moves its line's
         intensity by 3 % — lost in the line's noise, plain in the oven's."""
-        recent = [w for w in state.recent if w.covered and w.units > 0][-self._span(state):]
+        recent = self._producing(state)
         slow = state.rate.label == "high" or state.rate.firing
         ratios = {}
         for name in state.recent[-1].expected_kwh:
