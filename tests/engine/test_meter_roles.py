@@ -99,33 +99,25 @@ def test_fuel_counter_gives_scope1_on_net_calorific_value():
     assert machine.energy_kwh == pytest.approx(15) and machine.co2e_kg == pytest.approx(3)
 
 
-def test_total_minus_scrap_gives_good_units():
+@pytest.mark.parametrize("role, counted", [
+    ("total_counter", 110),  # units made, scrap included: good = 110 − 10 scrapped
+    # good units already: the scrap counter is only the quality rate's (100 / 110), not to
+    # be subtracted a second time
+    ("units_counter", 100),
+])
+def test_good_units_with_a_scrap_counter_beside_a_total_or_a_good_counter(role, counted):
     plant = plant_of([
         {"id": "p", "role": "power", "machine": "m_l1", "unit": "kW"},
-        {"id": "total", "role": "total_counter", "line": "l1"},
+        {"id": "count", "role": role, "line": "l1"},
         {"id": "scrap", "role": "scrap_counter", "line": "l1"},
     ])
-    rows, _ = run(plant, batch(plant, [("p", 0, 60), ("p", 60, 60), ("total", 0, 0),
-                                       ("total", 60, 110), ("scrap", 0, 0), ("scrap", 60, 10)]))
-    (one,) = pick(rows, "1m")
-    assert one.good_units == 100  # 110 made, 10 scrapped
-    assert one.scrap_units == 10
-    assert one.co2e_per_unit_kg == pytest.approx(1 * 0.5 / 100)  # 1 kWh × 0.5 / 100 units
-
-
-def test_a_good_counter_beside_a_scrap_counter_is_not_reduced_again():
-    # the good-unit counter counts good units already; the scrap counter is for the quality
-    # rate (good / (good + scrap) = 100 / 110), not to be subtracted a second time
-    plant = plant_of([
-        {"id": "p", "role": "power", "machine": "m_l1", "unit": "kW"},
-        {"id": "good", "role": "units_counter", "line": "l1"},
-        {"id": "scrap", "role": "scrap_counter", "line": "l1"},
-    ])
-    rows, _ = run(plant, batch(plant, [("p", 0, 60), ("p", 60, 60), ("good", 0, 0),
-                                       ("good", 60, 100), ("scrap", 0, 0), ("scrap", 60, 10)]))
+    rows, _ = run(plant, batch(plant, [("p", 0, 60), ("p", 60, 60), ("count", 0, 0),
+                                       ("count", 60, counted), ("scrap", 0, 0),
+                                       ("scrap", 60, 10)]))
     (one,) = pick(rows, "1m")
     assert (one.good_units, one.scrap_units) == (100, 10)
     assert fields_of(one)["scrap_units"] == 10.0
+    assert one.co2e_per_unit_kg == pytest.approx(1 * 0.5 / 100)  # 1 kWh × 0.5 / 100 units
 
 
 def test_a_line_without_a_scrap_counter_writes_no_scrap_field(counter_plant):
