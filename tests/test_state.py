@@ -154,11 +154,16 @@ def test_kill_9_and_sigterm_lose_no_window_and_double_none(mosquitto, influxdb, 
         assert units == 10, stamp
 
 
+def one_meter_plant() -> dict:
+    """A plant.toml document: one line, one machine, one energy counter, a fixed factor."""
+    return {"site": {"name": "s", "timezone": "UTC", "grid_zone": "DE"},
+            "factors": {"grid_kg_per_kwh": 0.5}, "lines": [{"id": "l1"}],
+            "machines": [{"id": "m", "line": "l1"}],
+            "meters": [{"id": "e", "role": "energy_counter", "machine": "m", "unit": "kWh"}]}
+
+
 def test_a_checkpoint_of_another_plant_is_refused(tmp_path):
-    doc = {"site": {"name": "s", "timezone": "UTC", "grid_zone": "DE"},
-           "factors": {"grid_kg_per_kwh": 0.5}, "lines": [{"id": "l1"}],
-           "machines": [{"id": "m", "line": "l1"}],
-           "meters": [{"id": "e", "role": "energy_counter", "machine": "m", "unit": "kWh"}]}
+    doc = one_meter_plant()
     plant = build_plant(parse_config(doc))
     store = StateStore(tmp_path, plant)
     store.checkpoint(Engine(plant))
@@ -176,11 +181,7 @@ def test_a_checkpoint_of_another_plant_is_refused(tmp_path):
 
 def test_a_checkpoint_saved_before_the_analyser_was_restores_its_engine(tmp_path):
     # checkpoints used to hold the bare engine; an upgraded run must go on from one
-    doc = {"site": {"name": "s", "timezone": "UTC", "grid_zone": "DE"},
-           "factors": {"grid_kg_per_kwh": 0.5}, "lines": [{"id": "l1"}],
-           "machines": [{"id": "m", "line": "l1"}],
-           "meters": [{"id": "e", "role": "energy_counter", "machine": "m", "unit": "kWh"}]}
-    plant = build_plant(parse_config(doc))
+    plant = build_plant(parse_config(one_meter_plant()))
     store = StateStore(tmp_path, plant)
     store._db.execute("INSERT INTO checkpoint VALUES (?, ?, ?, ?)",
                       (store.name, store.digest, pickle.dumps(Engine(plant)), 0))
